@@ -1,0 +1,28 @@
+"""Built-in behavioural indicators (first version; versioned indicator packs extend these).
+
+An invitation into a private chat is how recruiters move people out of public view ("grooming in
+isolation"). Alone it is common and weak, so it carries a small weight and never decides a verdict by itself.
+"""
+
+from __future__ import annotations
+
+from posbon.domain import Evidence, Links
+
+INVITE_LINK_WEIGHT = 0.3
+
+
+def link_indicators(links: Links, text: str) -> list[Evidence]:
+    evidence: list[Evidence] = []
+    for link in links.invite_links:
+        start = text.find(link)
+        evidence.append(
+            Evidence(
+                kind="indicator",
+                detail=f"invite link into a private chat: {link}",
+                span=(start, start + len(link)) if start >= 0 else None,
+                matched_text=link,
+                origin="text",
+                weight=INVITE_LINK_WEIGHT,
+            )
+        )
+    return evidence

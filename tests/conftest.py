@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own data dir and never touches the user's, nor a database from the environment."""
+    monkeypatch.setenv("POSBON_DATA_DIR", str(tmp_path / "posbon-data"))
+    monkeypatch.delenv("POSBON_DATABASE_URL", raising=False)
+    monkeypatch.delenv("POSBON_PSEUDONYM_KEY", raising=False)
+    yield
+
+
+def write_jsonl(path: Path, posts: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), encoding="utf-8")
+    return path
