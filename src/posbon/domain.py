@@ -54,11 +54,16 @@ class MediaRef:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something in the input that could not be used. Rendered as one line: `file:line: message`."""
+    """Something in the input that could not be used. Rendered as one line: `file:line: message`.
+
+    A `note` is worth telling the user but lost nothing (e.g. a file decoded from a guessed encoding): it
+    does not make the command's exit status say that input was skipped.
+    """
 
     file: str
     line: int | None
     message: str
+    note: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
