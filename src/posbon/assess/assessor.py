@@ -34,12 +34,17 @@ def _classify(e: Evidence, policy: AssessPolicy) -> Evidence:
     if e.kind != BANK_MATCH:
         return e
     if e.distance is not None and e.distance > policy.pdq_match:
-        weight = 0.5 * (1.0 - (e.distance - policy.pdq_match) / max(1, policy.pdq_review - policy.pdq_match + 1))
-        return replace(e, kind=NEAR_MATCH, weight=round(max(0.2, weight), 4))
+        weight = 0.5 * (
+            1.0 - (e.distance - policy.pdq_match) / max(1, policy.pdq_review - policy.pdq_match + 1)
+        )
+        detail = f"{e.detail}; above the match threshold {policy.pdq_match}, close enough for a human look"
+        return replace(e, kind=NEAR_MATCH, weight=round(max(0.2, weight), 4), detail=detail)
     if e.similarity is not None and e.similarity < policy.text_match:
-        return replace(e, kind=NEAR_MATCH, weight=round(min(0.5, e.similarity), 4))
+        detail = f"{e.detail}; below the match threshold {policy.text_match}, close enough for a human look"
+        return replace(e, kind=NEAR_MATCH, weight=round(min(0.5, e.similarity), 4), detail=detail)
     if e.distance is not None:  # PDQ inside the match threshold: closer is surer
-        return replace(e, weight=round(1.0 - 0.2 * e.distance / max(1, policy.pdq_match), 4))
+        detail = f"{e.detail} (match threshold {policy.pdq_match})"
+        return replace(e, weight=round(1.0 - 0.2 * e.distance / max(1, policy.pdq_match), 4), detail=detail)
     if e.similarity is not None:
         return replace(e, weight=round(0.75 + 0.25 * e.similarity, 4))
     return e

@@ -1,0 +1,1 @@
+"""Shipped indicator packs (YAML) and context cues; loaded by posbon.assess.indicator_packs."""
