@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,3 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.delenv("POSBON_DATABASE_URL", raising=False)
     monkeypatch.delenv("POSBON_PSEUDONYM_KEY", raising=False)
     yield
-
-
-def write_jsonl(path: Path, posts: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), encoding="utf-8")
-    return path

@@ -34,7 +34,11 @@ def test_bank_entries_are_stored_once(tmp_path: Path) -> None:
     assert store.create_bank("known") is True
     assert store.create_bank("known") is False
     long_text = "слово " * 2000  # longer than any btree key
-    entries = [Entry(SignalType.MD5, "a" * 32), Entry(SignalType.TEXT, long_text), Entry(SignalType.MD5, "a" * 32)]
+    entries = [
+        Entry(SignalType.MD5, "a" * 32),
+        Entry(SignalType.TEXT, long_text),
+        Entry(SignalType.MD5, "a" * 32),
+    ]
     assert store.add_entries("known", entries) == (2, 1)
     assert store.add_entries("known", entries) == (0, 3)
     assert [b.entries for b in store.list_banks()] == [{"md5": 1, "text": 1}]
@@ -55,9 +59,20 @@ def test_unusable_database_url_is_one_line_error_without_password() -> None:
 
 def _row(item_id: str, verdict: str = "clear") -> dict[str, Any]:
     return {
-        "item_id": item_id, "source": "s", "external_id": item_id, "text": "t", "created_at": None,
-        "author": None, "url": None, "media": [], "links": {}, "language": "en",
-        "language_confidence": 0.9, "verdict": verdict, "risk": 0.0, "evidence": [],
+        "item_id": item_id,
+        "source": "s",
+        "external_id": item_id,
+        "text": "t",
+        "created_at": None,
+        "author": None,
+        "url": None,
+        "media": [],
+        "links": {},
+        "language": "en",
+        "language_confidence": 0.9,
+        "verdict": verdict,
+        "risk": 0.0,
+        "evidence": [],
     }
 
 

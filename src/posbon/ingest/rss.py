@@ -111,7 +111,9 @@ def read_rss(path: Path, pseudonymize: Pseudonymize) -> Iterator[Item | Problem]
         if not entries:
             yield Problem(file, line, f"not a readable RSS/Atom feed ({reason})")
             return
-        yield Problem(file, line, f"feed is not well-formed ({reason}); its {len(entries)} entries were read", note=True)
+        yield Problem(
+            file, line, f"feed is not well-formed ({reason}); its {len(entries)} entries were read", note=True
+        )
     if not entries:
         yield Problem(file, None, "feed has no entries")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -10,8 +11,14 @@ from posbon.match.pdq import DEFAULT_THRESHOLD, PdqIndex
 from posbon.match.text_index import TextIndex
 from posbon.match.url_index import UrlIndex
 from posbon.signals.urls import normalize_domain
+from posbon.text.normalize import normalize
 
 _HEX = frozenset("0123456789abcdef")
+# A banked text's paragraphs are indexed on their own too, so that a post quoting one paragraph of a long
+# statement matches it (containment of the whole statement would be only that paragraph's share).
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+MIN_PARAGRAPH_LETTERS = 80
+_PARAGRAPH_KEYS = 1 << 40  # text-index keys at or above this stand for a paragraph of an entry
 
 
 def _is_hex(value: str, length: int) -> bool:
@@ -51,6 +58,7 @@ class Matcher:
         self._md5: dict[str, list[int]] = defaultdict(list)
         self._urls = UrlIndex()
         self._text = TextIndex()
+        self._paragraphs: dict[int, tuple[int, int, str]] = {}  # index key -> (entry key, number, text)
         self.skipped = 0
         self._counts: Counter[str] = Counter()
         for entry in entries:
@@ -70,12 +78,24 @@ class Matcher:
                 added = self._urls.add_domain(key, entry.value)
             elif entry.signal_type == SignalType.TEXT:
                 added = self._text.add(key, entry.value)
+                if added:
+                    self._add_paragraphs(key, entry)
             if added:
                 self._entries.append(entry)
                 self._counts[str(entry.signal_type)] += 1
             else:
                 self.skipped += 1
         self._pdq = PdqIndex(pdq_values)
+
+    def _add_paragraphs(self, key: int, entry: BankEntry) -> None:
+        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(entry.original_text or "")]
+        paragraphs = [p for p in paragraphs if sum(c.isalnum() for c in p) >= MIN_PARAGRAPH_LETTERS]
+        if len(paragraphs) < 2:
+            return
+        for number, paragraph in enumerate(paragraphs, start=1):
+            index_key = _PARAGRAPH_KEYS + len(self._paragraphs)
+            if self._text.add(index_key, normalize(paragraph)):
+                self._paragraphs[index_key] = (key, number, paragraph)
 
     @property
     def size(self) -> dict[str, int]:
@@ -114,9 +134,14 @@ class Matcher:
                     found.append((key, self._evidence(entry, signal, detail)))
             elif signal.signal_type == SignalType.TEXT:
                 for hit in self._text.query(signal.value, self.text_threshold):
-                    entry = self._entries[hit.key]
+                    if hit.key in self._paragraphs:
+                        entry_key, paragraph, matched_text = self._paragraphs[hit.key]
+                    else:
+                        entry_key, paragraph, matched_text = hit.key, 0, entry_text(self._entries[hit.key])
+                    entry = self._entries[entry_key]
+                    what = f"paragraph {paragraph} of " if paragraph else ""
                     detail = (
-                        f"text matches {self._name(entry)}: containment {hit.containment:.2f} "
+                        f"text matches {what}{self._name(entry)}: containment {hit.containment:.2f} "
                         f"(share of the banked text found in this text), resemblance {hit.resemblance:.2f}"
                     )
                     evidence = Evidence(
@@ -127,10 +152,10 @@ class Matcher:
                         entry_label=entry.label,
                         similarity=round(hit.score, 4),
                         detail=detail,
-                        matched_text=entry.original_text or entry.value,
+                        matched_text=matched_text,
                         origin=signal.origin,
                     )
-                    found.append((hit.key, evidence))
+                    found.append((entry_key, evidence))
         best: dict[tuple[int, str], Evidence] = {}
         for key, evidence in found:
             slot = (key, evidence.origin or "")
@@ -151,8 +176,7 @@ class Matcher:
             entry_id=entry.entry_id,
             entry_label=entry.label,
             distance=distance,
-            detail=f"image matches {self._name(entry)} at distance {distance}"
-            f" (threshold {self.pdq_threshold})",
+            detail=f"image matches {self._name(entry)} at distance {distance}",
             origin=signal.origin,
         )
 
@@ -167,3 +191,7 @@ class Matcher:
             detail=detail,
             origin=signal.origin,
         )
+
+
+def entry_text(entry: BankEntry) -> str:
+    return entry.original_text or entry.value

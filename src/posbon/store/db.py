@@ -235,13 +235,12 @@ class Store:
         ids = [r["item_id"] for r in rows]
         with self.session() as s:
             known = set(s.scalars(select(ItemRow.item_id).where(ItemRow.item_id.in_(ids))).all())
-            values = []
-            for r in rows:
-                values.append(
-                    {**r, "first_scan_id": scan_id, "last_scan_id": scan_id, "assessed_at": utcnow()}
-                )
+            now = utcnow()
+            values = [
+                {**r, "first_scan_id": scan_id, "last_scan_id": scan_id, "assessed_at": now} for r in rows
+            ]
             insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(ItemRow).values(values)
+            stmt = insert(ItemRow)
             refreshed = {
                 name: stmt.excluded[name]
                 for name in (
@@ -260,7 +259,8 @@ class Store:
                     "assessed_at",
                 )
             }
-            s.execute(stmt.on_conflict_do_update(index_elements=["item_id"], set_=refreshed))
+            # executemany over one compiled statement (a multi-VALUES statement is recompiled every batch)
+            s.execute(stmt.on_conflict_do_update(index_elements=["item_id"], set_=refreshed), values)
         return len(set(ids) - known)
 
     def items(self, *, scan_id: int | None = None, item_ids: Sequence[str] | None = None) -> list[ItemRow]:

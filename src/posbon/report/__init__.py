@@ -1,0 +1,1 @@
+"""Reports: JSON lines for machines, a self-contained HTML page for people."""

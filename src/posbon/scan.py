@@ -1,0 +1,245 @@
+"""The scan service: ingest -> text -> signals -> match -> assess -> store, one item at a time.
+
+`assess_item` is a pure stage function (an Item in, a ScannedItem out, no hidden global state), so the same
+function can run in one process, in a worker, or on a distributed engine. `run_scan` drives it over files
+and commits to the store in small batches: a scan killed half-way keeps what it committed, and a rerun
+stores nothing twice because items are keyed by (source, external id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posbon.assess import AssessPolicy, assess
+from posbon.assess.context import REPORTING, ContextModel, default_context_model
+from posbon.assess.indicator_packs import IndicatorMatcher, default_matcher
+from posbon.assess.indicators import link_indicators
+from posbon.domain import Assessment, Item, MediaRef, Problem, Signal, TextFacts
+from posbon.ingest import IngestError, read_source
+from posbon.match.matcher import Matcher
+from posbon.privacy import Pseudonymizer
+from posbon.settings import Settings
+from posbon.signals.media import MediaError, media_signals
+from posbon.signals.text import text_signal
+from posbon.signals.urls import url_signals
+from posbon.store import Store
+from posbon.text import analyze
+
+BATCH_SIZE = 200  # items per transaction
+BATCH_SECONDS = 2.0  # ... or at least this often, so a slow scan still commits as it goes
+
+
+@dataclass
+class ScannedItem:
+    item: Item
+    facts: TextFacts
+    assessment: Assessment
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_row(self) -> dict[str, Any]:
+        """The item as the store keeps it: content, pseudonymous author, assessment. No engagement lists."""
+        item, facts = self.item, self.facts
+        return {
+            "item_id": item.item_id,
+            "source": item.source,
+            "external_id": item.external_id,
+            "text": item.text,
+            "created_at": item.created_at,
+            "author": item.author,
+            "url": item.url,
+            "media": [_media_dict(m) for m in item.media],
+            "links": {
+                "urls": list(facts.links.urls),
+                "telegram_links": list(facts.links.telegram_links),
+                "invite_links": list(facts.links.invite_links),
+                "handles": list(facts.links.handles),
+                "hashtags": list(facts.links.hashtags),
+            },
+            "language": facts.language.code,
+            "language_confidence": round(facts.language.confidence, 4),
+            "verdict": str(self.assessment.verdict),
+            "risk": self.assessment.risk,
+            "evidence": [e.to_dict() for e in self.assessment.evidence],
+        }
+
+
+def _media_dict(m: MediaRef) -> dict[str, Any]:
+    return {"reference": m.reference, "path": str(m.path) if m.path else None, "kind": str(m.kind)}
+
+
+class MediaHasher:
+    """Hashes media once per file: the same image in a thousand posts is read once per scan."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int, int], list[Signal] | MediaError] = {}
+
+    def signals(self, ref: MediaRef) -> list[Signal]:
+        assert ref.path is not None
+        stat = ref.path.stat()
+        key = (str(ref.path), stat.st_size, stat.st_mtime_ns)
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                cached = media_signals(ref.path, ref.kind)
+            except MediaError as exc:
+                cached = exc
+            self._cache[key] = cached
+        if isinstance(cached, MediaError):
+            raise cached
+        return [Signal(s.signal_type, s.value, s.quality, origin=ref.reference) for s in cached]
+
+
+@dataclass
+class Detectors:
+    """Everything an item is checked with, built once per scan (or per worker) and passed explicitly."""
+
+    matcher: Matcher
+    policy: AssessPolicy
+    indicators: IndicatorMatcher = field(default_factory=default_matcher)
+    context: ContextModel = field(default_factory=default_context_model)
+    hasher: MediaHasher = field(default_factory=lambda: MediaHasher())
+
+
+def assess_item(item: Item, detectors: Detectors) -> ScannedItem:
+    """One item through text, signals, match, indicators, context and assess."""
+    hasher = detectors.hasher
+    problems: list[Problem] = []
+    facts = analyze(item.text)
+    signals: list[Signal] = []
+    ts = text_signal(facts.normalized)
+    if ts is not None:
+        signals.append(Signal(ts.signal_type, ts.value, ts.quality, origin="text"))
+    signals.extend(url_signals(facts.links))
+    for ref in item.media:
+        if ref.path is None:
+            continue
+        try:
+            signals.extend(hasher.signals(ref))
+        except (MediaError, OSError) as exc:
+            problems.append(Problem(item.origin or item.source, None, f"media {ref.reference!r}: {exc}"))
+    evidence = detectors.matcher.match(signals)
+    hits = detectors.indicators.find(item.text)
+    context = detectors.context.assess(item.text, hits, invite_links=len(facts.links.invite_links))
+    evidence.extend(detectors.context.evidence(hits, context))
+    evidence.extend(link_indicators(facts.links, item.text, reporting=context.kind == REPORTING))
+    assessment = assess(evidence, detectors.policy)
+    return ScannedItem(item=item, facts=facts, assessment=assessment, problems=problems)
+
+
+@dataclass
+class ScanSummary:
+    scan_id: int
+    items_seen: int = 0
+    items_new: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    item_ids: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        """Problems that lost input (notes excluded): non-zero makes the exit status 1."""
+        return sum(1 for p in self.problems if not p.note)
+
+
+def build_matcher(store: Store, settings: Settings, policy: AssessPolicy) -> Matcher:
+    """A matcher over every enabled bank entry, with the loose (review) thresholds: the assessor grades."""
+    return Matcher(store.bank_entries(), pdq_threshold=policy.pdq_review, text_threshold=policy.text_review)
+
+
+def policy_from(settings: Settings) -> AssessPolicy:
+    return AssessPolicy(pdq_match=settings.pdq_threshold, text_match=settings.text_threshold)
+
+
+def read_inputs(
+    paths: Sequence[Path], fmt: str | None, pseudonymize: Callable[[str | None], str | None]
+) -> Iterator[Item | Problem]:
+    """Every item of every path; a path that cannot be read at all becomes one Problem, the rest go on."""
+    for path in paths:
+        try:
+            yield from read_source(path, fmt, pseudonymize)
+        except IngestError as exc:
+            message = str(exc)
+            if message.startswith(str(path)):  # most messages name the path first: say it once
+                message = message[len(str(path)) :].lstrip(": ")
+            yield Problem(str(path), None, message)
+
+
+def run_scan(
+    store: Store,
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    fmt: str | None = None,
+    on_item: Callable[[ScannedItem], None] | None = None,
+    on_problem: Callable[[Problem], None] | None = None,
+    items: Iterable[Item | Problem] | None = None,
+) -> ScanSummary:
+    """Scan inputs into the store, committing every BATCH_SIZE items or BATCH_SECONDS."""
+    started = time.perf_counter()
+    policy = policy_from(settings)
+    detectors = Detectors(matcher=build_matcher(store, settings, policy), policy=policy)
+    scan_id = store.start_scan([str(p) for p in paths])
+    summary = ScanSummary(scan_id=scan_id)
+    source = items if items is not None else read_inputs(paths, fmt, Pseudonymizer(settings.pseudonym_key))
+    batch: list[dict[str, Any]] = []
+    pending_problems: list[Problem] = []
+    last_commit = time.monotonic()
+    seen_in_scan: set[str] = set()
+
+    def report(problem: Problem) -> None:
+        summary.problems.append(problem)
+        pending_problems.append(problem)
+        if on_problem:
+            on_problem(problem)
+
+    def flush() -> None:
+        nonlocal last_commit
+        if batch:
+            summary.items_new += store.save_items(scan_id, batch)
+            batch.clear()
+        if pending_problems:
+            store.record_problems(scan_id, pending_problems)
+            pending_problems.clear()
+        last_commit = time.monotonic()
+
+    status = "failed"
+    try:
+        for entry in source:
+            if isinstance(entry, Problem):
+                report(entry)
+                continue
+            item_id = entry.item_id
+            if item_id in seen_in_scan:
+                # the same (source, id) twice in one input: keep the first, say so
+                report(
+                    Problem(entry.origin or entry.source, None, f"duplicate post id {entry.external_id!r}")
+                )
+                continue
+            seen_in_scan.add(item_id)
+            scanned = assess_item(entry, detectors)
+            for problem in scanned.problems:
+                report(problem)
+            batch.append(scanned.to_row())
+            summary.items_seen += 1
+            summary.item_ids.append(item_id)
+            verdict = str(scanned.assessment.verdict)
+            summary.verdicts[verdict] = summary.verdicts.get(verdict, 0) + 1
+            if on_item:
+                on_item(scanned)
+            if len(batch) >= BATCH_SIZE or time.monotonic() - last_commit >= BATCH_SECONDS:
+                flush()
+        flush()
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        flush()
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - started
+        store.finish_scan(scan_id, status, summary.items_seen, summary.items_new, len(summary.problems))
+    return summary
