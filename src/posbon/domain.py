@@ -154,8 +154,10 @@ class Evidence:
     detail: str = ""  # human-readable explanation
     span: tuple[int, int] | None = None  # (start, end) in the original text
     matched_text: str | None = None
-    origin: str | None = None  # which media reference or "text"
+    origin: str | None = None  # "text" (the post's text), a media reference, or "text in image <ref>"
     weight: float = 1.0  # contribution to risk
+    box: tuple[int, int, int, int] | None = None  # region of an image (x0, y0, x1, y1): OCR text, a logo
+    confidence: float | None = None  # OCR confidence 0..100 of text read from media
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
@@ -169,18 +171,22 @@ class Evidence:
             "detail",
             "matched_text",
             "origin",
+            "confidence",
         ):
             value = getattr(self, key)
             if value not in (None, ""):
                 d[key] = value
         if self.span is not None:
             d["span"] = list(self.span)
+        if self.box is not None:
+            d["box"] = list(self.box)
         d["weight"] = round(self.weight, 4)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Evidence:
         span = d.get("span")
+        box = d.get("box")
         return cls(
             kind=d["kind"],
             signal_type=d.get("signal_type"),
@@ -194,6 +200,8 @@ class Evidence:
             matched_text=d.get("matched_text"),
             origin=d.get("origin"),
             weight=float(d.get("weight", 1.0)),
+            box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])) if box else None,
+            confidence=d.get("confidence"),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ from posbon.assess import AssessPolicy, assess
 from posbon.assess.context import REPORTING, ContextModel, default_context_model
 from posbon.assess.indicator_packs import IndicatorMatcher, default_matcher
 from posbon.assess.indicators import link_indicators
-from posbon.domain import Assessment, Item, MediaRef, Problem, Signal, TextFacts
+from posbon.domain import Assessment, Evidence, Item, MediaRef, Problem, Signal, TextFacts
 from posbon.ingest import IngestError, read_source
 from posbon.match.matcher import Matcher
+from posbon.media.reading import MediaReader, MediaText
 from posbon.privacy import Pseudonymizer
 from posbon.settings import Settings
 from posbon.signals.media import MediaError, media_signals
@@ -30,6 +31,7 @@ from posbon.store import Store
 from posbon.text import analyze
 
 BATCH_SIZE = 200  # items per transaction
+CHUNK_SIZE = 32  # items whose media are read (OCR) together, in parallel
 BATCH_SECONDS = 2.0  # ... or at least this often, so a slow scan still commits as it goes
 
 
@@ -104,11 +106,26 @@ class Detectors:
     hasher: MediaHasher = field(default_factory=lambda: MediaHasher())
 
 
-def assess_item(item: Item, detectors: Detectors) -> ScannedItem:
-    """One item through text, signals, match, indicators, context and assess."""
+def _media_text_evidence(evidence: Evidence, media_texts: dict[str, MediaText]) -> Evidence:
+    """Evidence found in text read from media says where: which image or keyframe, the box, confidence."""
+    found = media_texts.get(evidence.origin or "")
+    if found is None:
+        return evidence
+    return replace(
+        evidence,
+        detail=f"{found.where} {found.reference}: {evidence.detail}",
+        box=evidence.box or found.box,
+        confidence=found.confidence,
+        matched_text=evidence.matched_text if evidence.kind != "context" else None,
+    )
+
+
+def assess_item(item: Item, detectors: Detectors, media_texts: Sequence[MediaText] = ()) -> ScannedItem:
+    """One item through text (its own and what OCR read in its media), signals, match, indicators, assess."""
     hasher = detectors.hasher
     problems: list[Problem] = []
     facts = analyze(item.text)
+    by_origin = {f"{mt.where} {mt.reference}": mt for mt in media_texts}
     signals: list[Signal] = []
     ts = text_signal(facts.normalized)
     if ts is not None:
@@ -121,11 +138,29 @@ def assess_item(item: Item, detectors: Detectors) -> ScannedItem:
             signals.extend(hasher.signals(ref))
         except (MediaError, OSError) as exc:
             problems.append(Problem(item.origin or item.source, None, f"media {ref.reference!r}: {exc}"))
+    media_facts = []
+    for origin, mt in by_origin.items():
+        mt_facts = analyze(mt.text)
+        media_facts.append((origin, mt, mt_facts))
+        mts = text_signal(mt_facts.normalized)
+        if mts is not None:
+            signals.append(Signal(mts.signal_type, mts.value, origin=origin))
+        signals.extend(Signal(s.signal_type, s.value, origin=origin) for s in url_signals(mt_facts.links))
     evidence = detectors.matcher.match(signals)
     hits = detectors.indicators.find(item.text)
     context = detectors.context.assess(item.text, hits, invite_links=len(facts.links.invite_links))
     evidence.extend(detectors.context.evidence(hits, context))
     evidence.extend(link_indicators(facts.links, item.text, reporting=context.kind == REPORTING))
+    for origin, mt, mt_facts in media_facts:
+        mt_hits = detectors.indicators.find(mt.text)
+        invites = len(mt_facts.links.invite_links) + len(facts.links.invite_links)
+        mt_context = detectors.context.assess(mt.text, mt_hits, invite_links=invites)
+        found = detectors.context.evidence(mt_hits, mt_context)
+        found += link_indicators(mt_facts.links, mt.text, reporting=mt_context.kind == REPORTING)
+        evidence.extend(replace(e, origin=origin) for e in found if e.kind != "context" or e.weight > 0)
+    evidence = [_media_text_evidence(e, by_origin) for e in evidence]
+    if not any(c.isalpha() for c in item.text) and media_facts:
+        facts = replace(facts, language=media_facts[0][2].language)
     assessment = assess(evidence, detectors.policy)
     return ScannedItem(item=item, facts=facts, assessment=assessment, problems=problems)
 
@@ -178,6 +213,7 @@ def run_scan(
     on_item: Callable[[ScannedItem], None] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
     items: Iterable[Item | Problem] | None = None,
+    ocr: bool = True,
 ) -> ScanSummary:
     """Scan inputs into the store, committing every BATCH_SIZE items or BATCH_SECONDS."""
     started = time.perf_counter()
@@ -185,6 +221,14 @@ def run_scan(
     detectors = Detectors(matcher=build_matcher(store, settings, policy), policy=policy)
     scan_id = store.start_scan([str(p) for p in paths])
     summary = ScanSummary(scan_id=scan_id)
+    reader: MediaReader | None = None
+    if ocr:
+        reader, why_not = MediaReader.open(settings.data_dir / "ocr-cache")
+        if why_not:
+            problem = Problem("ocr", None, why_not, note=True)
+            summary.problems.append(problem)
+            if on_problem:
+                on_problem(problem)
     source = items if items is not None else read_inputs(paths, fmt, Pseudonymizer(settings.pseudonym_key))
     batch: list[dict[str, Any]] = []
     pending_problems: list[Problem] = []
@@ -207,6 +251,29 @@ def run_scan(
             pending_problems.clear()
         last_commit = time.monotonic()
 
+    chunk: list[Item] = []
+
+    def process_chunk() -> None:
+        media_texts: dict[str, list[MediaText]] = {}
+        if reader is not None and any(i.media for i in chunk):
+            media_texts, ocr_problems = reader.read(chunk)
+            for problem in ocr_problems:
+                report(problem)
+        for item in chunk:
+            scanned = assess_item(item, detectors, media_texts.get(item.item_id, ()))
+            for problem in scanned.problems:
+                report(problem)
+            batch.append(scanned.to_row())
+            summary.items_seen += 1
+            summary.item_ids.append(item.item_id)
+            verdict = str(scanned.assessment.verdict)
+            summary.verdicts[verdict] = summary.verdicts.get(verdict, 0) + 1
+            if on_item:
+                on_item(scanned)
+        chunk.clear()
+        if len(batch) >= BATCH_SIZE or time.monotonic() - last_commit >= BATCH_SECONDS:
+            flush()
+
     status = "failed"
     try:
         for entry in source:
@@ -221,18 +288,10 @@ def run_scan(
                 )
                 continue
             seen_in_scan.add(item_id)
-            scanned = assess_item(entry, detectors)
-            for problem in scanned.problems:
-                report(problem)
-            batch.append(scanned.to_row())
-            summary.items_seen += 1
-            summary.item_ids.append(item_id)
-            verdict = str(scanned.assessment.verdict)
-            summary.verdicts[verdict] = summary.verdicts.get(verdict, 0) + 1
-            if on_item:
-                on_item(scanned)
-            if len(batch) >= BATCH_SIZE or time.monotonic() - last_commit >= BATCH_SECONDS:
-                flush()
+            chunk.append(entry)
+            if len(chunk) >= CHUNK_SIZE:  # OCR reads a chunk's images in parallel
+                process_chunk()
+        process_chunk()
         flush()
         status = "finished"
     except KeyboardInterrupt:
@@ -240,6 +299,8 @@ def run_scan(
         flush()
         raise
     finally:
+        if reader is not None:
+            reader.close()
         summary.seconds = time.perf_counter() - started
         store.finish_scan(scan_id, status, summary.items_seen, summary.items_new, len(summary.problems))
     return summary

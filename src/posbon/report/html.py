@@ -35,7 +35,9 @@ def highlighted(text: str, evidence: Sequence[dict[str, Any]]) -> list[tuple[str
     spans = sorted(
         (int(e["span"][0]), int(e["span"][1]))
         for e in evidence
-        if e.get("span") and 0 <= int(e["span"][0]) < int(e["span"][1]) <= len(text)
+        if e.get("span")
+        and e.get("origin") in (None, "text")  # spans of text read from media point into that text
+        and 0 <= int(e["span"][0]) < int(e["span"][1]) <= len(text)
     )
     pieces: list[tuple[str, bool]] = []
     cursor = 0
