@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/posbon demo --dir demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 test: lint

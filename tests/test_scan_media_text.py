@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
@@ -69,11 +70,8 @@ def test_a_poster_is_matched_by_the_text_in_it(tmp_path: Path) -> None:
 
 
 def test_without_tesseract_the_scan_says_so_once_and_goes_on(
-    tmp_path: Path, monkeypatch: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setenv("POSBON_TESSDATA", str(tmp_path / "no-tessdata"))
     folder = tmp_path / "images"
     folder.mkdir()
