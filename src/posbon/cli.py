@@ -19,9 +19,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from posbon import __version__
-from posbon.domain import Problem
+from posbon.domain import Evidence, Problem
 from posbon.settings import Settings
 from posbon.store import Store, StoreError
+from posbon.store.db import BankSummary
 
 EXIT_OK = 0
 EXIT_SKIPPED = 1
@@ -106,6 +107,9 @@ def scan(
         Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    ocr: Annotated[
+        bool, typer.Option("--ocr/--no-ocr", help="Read text inside images and video keyframes (Tesseract).")
+    ] = True,
 ) -> None:
     """Scan post exports: every post gets a verdict (match, review, clear), a risk and its evidence.
 
@@ -148,7 +152,9 @@ def scan(
             _say_problem(problem, progress.console if not quiet else err)
 
         try:
-            summary = run_scan(store, settings, paths, fmt=fmt, on_item=on_item, on_problem=on_problem)
+            summary = run_scan(
+                store, settings, paths, fmt=fmt, on_item=on_item, on_problem=on_problem, ocr=ocr
+            )
         except StoreError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_STORE) from exc
@@ -177,21 +183,181 @@ def scan(
 def bank_create(
     name: Annotated[str, typer.Argument(help="Bank name.")],
     description: Annotated[str, typer.Option("--description", "-d", help="What the bank holds.")] = "",
+    allow_list: Annotated[
+        bool,
+        typer.Option(
+            "--allow-list",
+            help="Known-benign content: a match here suppresses block-bank matches of the same signal.",
+        ),
+    ] = False,
+    pdq_threshold: Annotated[
+        int | None, typer.Option("--pdq-threshold", min=0, max=256, help="This bank's PDQ match distance.")
+    ] = None,
+    text_threshold: Annotated[
+        float | None,
+        typer.Option("--text-threshold", min=0.01, max=1.0, help="This bank's text match similarity."),
+    ] = None,
 ) -> None:
-    """Create an empty bank.
+    """Create an empty bank (a block list unless --allow-list), optionally with its own match thresholds.
 
-    Example: [bold]posbon bank create known-posters -d "posters from the TAT hash list"[/bold]
+    Example: [bold]posbon bank create known-posters -d "TAT posters" --pdq-threshold 20[/bold]
     """
     store = _open_store(state.settings())
     try:
-        created = store.create_bank(name, description)
+        created = store.create_bank(
+            name,
+            description,
+            kind="allow" if allow_list else "block",
+            pdq_threshold=pdq_threshold,
+            text_threshold=text_threshold,
+        )
     except StoreError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from exc
     out.print(f"Bank {name!r} created." if created else f"Bank {name!r} already exists; left as it was.")
 
 
-def _add_to_bank(name: str, entries_and_problems: object) -> None:
+@bank_app.command("set")
+def bank_set(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    pdq_threshold: Annotated[
+        int | None, typer.Option("--pdq-threshold", min=0, max=256, help="This bank's PDQ match distance.")
+    ] = None,
+    text_threshold: Annotated[
+        float | None,
+        typer.Option("--text-threshold", min=0.01, max=1.0, help="This bank's text match similarity."),
+    ] = None,
+    global_thresholds: Annotated[
+        bool, typer.Option("--global-thresholds", help="Drop the bank's own thresholds: use the global ones.")
+    ] = False,
+    kind: Annotated[str | None, typer.Option("--kind", help="block or allow.")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+) -> None:
+    """Change a bank's thresholds, kind or description.
+
+    Example: [bold]posbon bank set known-posters --pdq-threshold 10[/bold]
+    """
+    from posbon.store.db import UNSET
+
+    store = _open_store(state.settings())
+    try:
+        bank = store.update_bank(
+            name,
+            description=description,
+            kind=kind,
+            pdq_threshold=None if global_thresholds else (UNSET if pdq_threshold is None else pdq_threshold),
+            text_threshold=None
+            if global_thresholds
+            else (UNSET if text_threshold is None else text_threshold),
+        )
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    out.print(f"Bank {name!r}: {_bank_controls(bank)}.")
+
+
+def _bank_controls(bank: BankSummary) -> str:
+    settings = state.settings()
+    pdq = bank.pdq_threshold if bank.pdq_threshold is not None else f"{settings.pdq_threshold} (global)"
+    text = bank.text_threshold if bank.text_threshold is not None else f"{settings.text_threshold} (global)"
+    return f"{bank.kind} list, PDQ threshold {pdq}, text threshold {text}"
+
+
+def _set_entry(entry_id: int, enabled: bool) -> None:
+    store = _open_store(state.settings())
+    try:
+        entry = store.set_entry_enabled(entry_id, enabled)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    what = "enabled" if enabled else "disabled (kept, never matched)"
+    out.print(f"Entry {entry.entry_id} ({entry.signal_type} in bank {entry.bank!r}) {what}.")
+
+
+@bank_app.command("disable-entry")
+def bank_disable_entry(entry_id: Annotated[int, typer.Argument(help="Entry id (`bank entries`).")]) -> None:
+    """Stop matching one entry (e.g. a hash that over-matches); it stays in the bank, marked disabled.
+
+    Example: [bold]posbon bank disable-entry 42[/bold]
+    """
+    _set_entry(entry_id, False)
+
+
+@bank_app.command("enable-entry")
+def bank_enable_entry(entry_id: Annotated[int, typer.Argument(help="Entry id (`bank entries`).")]) -> None:
+    """Match a disabled entry again.
+
+    Example: [bold]posbon bank enable-entry 42[/bold]
+    """
+    _set_entry(entry_id, True)
+
+
+@bank_app.command("entries")
+def bank_entries(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")] = 50,
+) -> None:
+    """List a bank's entries: id, kind, value, label, source and state (disabled, deleted by its source).
+
+    Example: [bold]posbon bank entries known-posters --limit 20[/bold]
+    """
+    store = _open_store(state.settings())
+    try:
+        entries = store.entries(name, limit=limit)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    table = Table("id", "type", "value", "label", "source", "state")
+    for e in entries:
+        value = e.value if len(e.value) <= 64 else e.value[:61] + "..."
+        state_ = "deleted" if e.deleted_at is not None else ("enabled" if e.enabled else "disabled")
+        table.add_row(str(e.entry_id), e.signal_type, value, e.label or "", e.source, state_)
+    out.print(table)
+
+
+@bank_app.command("fetch")
+def bank_fetch(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    exchange: Annotated[str, typer.Option("--exchange", "-e", help="tat, threatexchange, stopncii or file.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML/YAML file with a section per exchange.")
+    ] = None,
+) -> None:
+    """Fetch what is new on an exchange into a bank (resumes from the last fetch; deletions honoured).
+
+    Credentials come from the environment (POSBON_TAT_USERNAME / POSBON_TAT_PASSWORD, POSBON_TE_APP_TOKEN
+    and POSBON_TE_PRIVACY_GROUP, POSBON_STOPNCII_KEYS) or the config file. See docs/banks.md.
+
+    Example: [bold]posbon bank fetch tat-hashes --exchange tat[/bold]
+    """
+    from posbon.exchanges import ExchangeError, fetch_into_bank, make_exchange
+
+    store = _open_store(state.settings())
+    try:
+        store.bank_id(name)
+        source = make_exchange(exchange, config)
+        summary = fetch_into_bank(store, name, source)
+    except ExchangeError as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_STORE) from exc
+    for problem in summary.problems:
+        _say_problem(problem)
+    r = summary.result
+    skipped = sum(1 for p in summary.problems if not p.note)
+    out.print(
+        f"Bank {name!r} from {exchange}: {summary.fetched} records in {summary.pages} pages; "
+        f"{r.added} added, {r.updated} updated, {r.restored} restored, {r.deleted} deleted"
+        + (f", [yellow]{skipped} skipped[/yellow]" if skipped else "")
+        + ".",
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_SKIPPED if skipped else EXIT_OK)
+
+
+def _add_to_bank(name: str, entries_and_problems: object, source: str = "") -> None:
     from posbon.match.banklist import NewEntry
 
     store = _open_store(state.settings())
@@ -209,7 +375,7 @@ def _add_to_bank(name: str, entries_and_problems: object) -> None:
         else:
             entries.append(e)
     try:
-        added, existing = store.add_entries(name, entries)
+        added, existing = store.add_entries(name, entries, source=source)
     except StoreError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_STORE) from exc
@@ -232,7 +398,7 @@ def bank_add(
     """
     from posbon.match.banklist import entries_from_files
 
-    _add_to_bank(name, entries_from_files(list(paths)))
+    _add_to_bank(name, entries_from_files(list(paths)), source="files")
 
 
 @bank_app.command("import")
@@ -252,7 +418,7 @@ def bank_import(
     if not file.exists():
         err.print(f"[red]error:[/red] {file}: no such file")
         raise typer.Exit(EXIT_USAGE)
-    _add_to_bank(name, read_bank_list(file, fmt))
+    _add_to_bank(name, read_bank_list(file, fmt), source=f"import:{file.name}")
 
 
 @bank_app.command("list")
@@ -266,11 +432,155 @@ def bank_list() -> None:
     if not banks:
         out.print("No banks yet: create one with `posbon bank create NAME`.")
         return
-    table = Table("bank", "entries", "by kind", "description")
+    table = Table("bank", "kind", "entries", "by type", "pdq / text threshold", "description")
     for b in banks:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(b.entries.items())) or "-"
-        table.add_row(b.name, str(sum(b.entries.values())), kinds, b.description)
+        pdq = "global" if b.pdq_threshold is None else str(b.pdq_threshold)
+        text = "global" if b.text_threshold is None else f"{b.text_threshold:g}"
+        table.add_row(b.name, b.kind, str(sum(b.entries.values())), kinds, f"{pdq} / {text}", b.description)
     out.print(table)
+
+
+def _match_dict(e: Evidence) -> dict[str, object]:
+    d: dict[str, object] = {"bank": e.bank, "entry_id": e.entry_id, "signal_type": e.signal_type}
+    if e.entry_label:
+        d["label"] = e.entry_label
+    if e.distance is not None:
+        d["distance"] = e.distance
+    if e.similarity is not None:
+        d["similarity"] = e.similarity
+    return d
+
+
+def _match_line(query: str, evidence: list[Evidence], key: str = "query") -> dict[str, object]:
+    matches = [_match_dict(e) for e in evidence if e.kind == "bank_match"]
+    line: dict[str, object] = {key: query, "matches": matches}
+    suppressed = [{**_match_dict(e), "detail": e.detail} for e in evidence if e.kind == "allow_listed"]
+    if suppressed:
+        line["allow_listed"] = suppressed
+    return line
+
+
+@app.command("match")
+def match_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Media files or folders to look up.")] = None,
+    signal_type: Annotated[
+        str | None, typer.Option("--signal-type", "-t", help="With --hashes: pdq, md5, url or text.")
+    ] = None,
+    hashes: Annotated[
+        Path | None, typer.Option("--hashes", help="A file of raw signals, one per line ('-': stdin).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per file or query.")] = False,
+    rotations: Annotated[
+        bool, typer.Option("--rotations", help="Also look up rotated and flipped images (when supported).")
+    ] = False,
+) -> None:
+    """Look media files, or raw signals, up in every bank (per-bank thresholds and allow lists applied).
+
+    Examples: [bold]posbon match poster.jpg clips/[/bold] ·
+    [bold]posbon match --signal-type pdq --hashes hashes.txt --json[/bold]
+    """
+    import json
+
+    from posbon.domain import Signal, SignalType, media_kind_for
+    from posbon.match.banklist import InvalidEntry, validate_signal
+    from posbon.match.matcher import Matcher
+    from posbon.signals.media import MediaError, media_signals
+
+    if bool(paths) == (hashes is not None):
+        err.print("[red]error:[/red] give media PATHs, or --signal-type with --hashes FILE (not both)")
+        raise typer.Exit(EXIT_USAGE)
+    if hashes is not None and signal_type not in ("pdq", "md5", "url", "text"):
+        err.print("[red]error:[/red] --hashes needs --signal-type pdq, md5, url or text")
+        raise typer.Exit(EXIT_USAGE)
+    settings = state.settings()
+    store = _open_store(settings)
+    matcher = Matcher(
+        store.bank_entries(),
+        pdq_threshold=settings.pdq_threshold,
+        text_threshold=settings.text_threshold,
+        banks=store.bank_settings(),
+        match_pdq_threshold=settings.pdq_threshold,
+        match_text_threshold=settings.text_threshold,
+    )
+    store.close()
+    problems = 0
+    if hashes is not None:
+        kind = SignalType(str(signal_type))
+        name = "<stdin>" if str(hashes) == "-" else str(hashes)
+        try:
+            text = sys.stdin.read() if name == "<stdin>" else hashes.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[red]error:[/red] {name}: cannot read: {exc}")
+            raise typer.Exit(EXIT_USAGE) from exc
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                value, _ = validate_signal(kind, raw)
+            except InvalidEntry as exc:
+                problems += 1
+                _say_problem(Problem(name, number, str(exc)))
+                if json_out:
+                    out.print_json(json.dumps({"query": raw, "error": str(exc)}), indent=None)
+                continue
+            found = matcher.match([Signal(kind, value, origin=f"{name}:{number}")])
+            _print_match(_match_line(raw.strip() if kind != SignalType.TEXT else raw, found), json_out)
+        raise typer.Exit(EXIT_SKIPPED if problems else EXIT_OK)
+    from posbon.match.banklist import _files_under
+
+    hash_options = {"rotations": True} if rotations and _accepts(media_signals, "rotations") else {}
+    if rotations and not hash_options:
+        err.print("[cyan]note:[/cyan] --rotations is not supported by this version's hashing; ignored")
+    for top in paths or []:
+        if not top.exists():
+            problems += 1
+            _say_problem(Problem(str(top), None, "no such file or directory"))
+            continue
+        for path in _files_under(top):
+            try:
+                signals = media_signals(path, media_kind_for(path), **hash_options)
+            except MediaError as exc:
+                problems += 1
+                _say_problem(Problem(str(path), None, str(exc)))
+                continue
+            queries = [Signal(s.signal_type, s.value, s.quality, origin=str(path)) for s in signals]
+            found = matcher.match(queries)
+            _print_match(_match_line(str(path), found, key="file"), json_out)
+    raise typer.Exit(EXIT_SKIPPED if problems else EXIT_OK)
+
+
+def _accepts(function: object, parameter: str) -> bool:
+    import inspect
+
+    try:
+        return parameter in inspect.signature(function).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _print_match(line: dict[str, object], json_out: bool) -> None:
+    import json
+
+    if json_out:
+        out.print(json.dumps(line, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
+        return
+    subject = str(line.get("file") or line.get("query"))
+    matches = line["matches"]
+    assert isinstance(matches, list)
+    if not matches:
+        out.print(f"{subject}: no match", markup=False, highlight=False, soft_wrap=True)
+    else:
+        table = Table("bank", "entry", "type", "label", "distance / similarity", title=subject)
+        for m in matches:
+            score = m.get("distance", m.get("similarity", ""))
+            row = (m["bank"], m["entry_id"], m["signal_type"], m.get("label", ""), score)
+            table.add_row(*(str(cell) for cell in row))
+        out.print(table)
+    suppressed = line.get("allow_listed") or []
+    assert isinstance(suppressed, list)
+    for s in suppressed:
+        out.print(f"  allow-listed: {s['detail']}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -181,13 +181,30 @@ class ScanSummary:
         return sum(1 for p in self.problems if not p.note)
 
 
-def build_matcher(store: Store, settings: Settings, policy: AssessPolicy) -> Matcher:
-    """A matcher over every enabled bank entry, with the loose (review) thresholds: the assessor grades."""
-    return Matcher(store.bank_entries(), pdq_threshold=policy.pdq_review, text_threshold=policy.text_review)
+def build_detectors(store: Store, settings: Settings) -> Detectors:
+    """The matcher over every enabled bank entry, and the policy that grades its hits.
 
-
-def policy_from(settings: Settings) -> AssessPolicy:
-    return AssessPolicy(pdq_match=settings.pdq_threshold, text_match=settings.text_threshold)
+    The matcher searches with the loose (review) thresholds and grades each hit against its bank's own
+    match threshold (or the global one); the assessor applies the same per-bank thresholds.
+    """
+    banks = store.bank_settings()
+    policy = AssessPolicy(
+        pdq_match=settings.pdq_threshold,
+        text_match=settings.text_threshold,
+        bank_pdq_match={b.name: b.pdq_threshold for b in banks.values() if b.pdq_threshold is not None},
+        bank_text_match={b.name: b.text_threshold for b in banks.values() if b.text_threshold is not None},
+    )
+    pdq_reach = max([policy.pdq_review, *policy.bank_pdq_match.values()])
+    text_reach = min([policy.text_review, *policy.bank_text_match.values()])
+    matcher = Matcher(
+        store.bank_entries(),
+        pdq_threshold=pdq_reach,
+        text_threshold=text_reach,
+        banks=banks,
+        match_pdq_threshold=policy.pdq_match,
+        match_text_threshold=policy.text_match,
+    )
+    return Detectors(matcher=matcher, policy=policy)
 
 
 def read_inputs(
@@ -217,8 +234,7 @@ def run_scan(
 ) -> ScanSummary:
     """Scan inputs into the store, committing every BATCH_SIZE items or BATCH_SECONDS."""
     started = time.perf_counter()
-    policy = policy_from(settings)
-    detectors = Detectors(matcher=build_matcher(store, settings, policy), policy=policy)
+    detectors = build_detectors(store, settings)
     scan_id = store.start_scan([str(p) for p in paths])
     summary = ScanSummary(scan_id=scan_id)
     reader: MediaReader | None = None

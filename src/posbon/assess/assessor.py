@@ -11,8 +11,8 @@ number of weak reasons reaches certainty, and one strong reason dominates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from posbon.domain import Assessment, Evidence, Verdict
 
@@ -27,24 +27,26 @@ class AssessPolicy:
     text_match: float = 0.6  # text similarity at or above which a text is known content
     text_review: float = 0.45
     review_risk: float = 0.5  # combined weight of non-match evidence that sends an item to review
+    bank_pdq_match: Mapping[str, int] = field(default_factory=dict)  # banks with their own thresholds
+    bank_text_match: Mapping[str, float] = field(default_factory=dict)
 
 
 def _classify(e: Evidence, policy: AssessPolicy) -> Evidence:
     """Re-grade a bank match found with the loose (review) thresholds into match or near match."""
     if e.kind != BANK_MATCH:
         return e
-    if e.distance is not None and e.distance > policy.pdq_match:
-        weight = 0.5 * (
-            1.0 - (e.distance - policy.pdq_match) / max(1, policy.pdq_review - policy.pdq_match + 1)
-        )
-        detail = f"{e.detail}; above the match threshold {policy.pdq_match}, close enough for a human look"
+    pdq_match = policy.bank_pdq_match.get(e.bank or "", policy.pdq_match)
+    text_match = policy.bank_text_match.get(e.bank or "", policy.text_match)
+    if e.distance is not None and e.distance > pdq_match:
+        weight = 0.5 * (1.0 - (e.distance - pdq_match) / max(1, policy.pdq_review - pdq_match + 1))
+        detail = f"{e.detail}; above the match threshold {pdq_match}, close enough for a human look"
         return replace(e, kind=NEAR_MATCH, weight=round(max(0.2, weight), 4), detail=detail)
-    if e.similarity is not None and e.similarity < policy.text_match:
-        detail = f"{e.detail}; below the match threshold {policy.text_match}, close enough for a human look"
+    if e.similarity is not None and e.similarity < text_match:
+        detail = f"{e.detail}; below the match threshold {text_match}, close enough for a human look"
         return replace(e, kind=NEAR_MATCH, weight=round(min(0.5, e.similarity), 4), detail=detail)
     if e.distance is not None:  # PDQ inside the match threshold: closer is surer
-        detail = f"{e.detail} (match threshold {policy.pdq_match})"
-        return replace(e, weight=round(1.0 - 0.2 * e.distance / max(1, policy.pdq_match), 4), detail=detail)
+        detail = f"{e.detail} (match threshold {pdq_match})"
+        return replace(e, weight=round(1.0 - 0.2 * e.distance / max(1, pdq_match), 4), detail=detail)
     if e.similarity is not None:
         return replace(e, weight=round(0.75 + 0.25 * e.similarity, 4))
     return e

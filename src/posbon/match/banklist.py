@@ -58,6 +58,9 @@ class _Invalid(ValueError):
     """A field that cannot be banked; the message is shown as it is."""
 
 
+InvalidEntry = _Invalid  # public name, for other readers of hash lists (posbon.exchanges)
+
+
 def validate_signal(signal_type: SignalType, raw: str) -> tuple[str, str | None]:
     """(value to bank, original text) for a signal, or _Invalid with a one-line reason."""
     text = raw.strip()
@@ -130,8 +133,25 @@ def _entry_from_record(record: Any, origin: str) -> NewEntry:
     if raw is None or not isinstance(raw, str) or not raw.strip():
         raise _Invalid("signal is missing or empty")
     value, original = validate_signal(signal_type, raw)
+    if signal_type == SignalType.PDQ:
+        check_pdq_quality(record.get("quality", record.get("pdq_quality")))
     metadata = {k: v for k, v in record.items() if v not in (None, "")}
     return NewEntry(signal_type, value, label, metadata, original, origin)
+
+
+def check_pdq_quality(quality: Any) -> None:
+    """Refuse a PDQ hash whose list gives a quality below PDQ_MIN_QUALITY (no quality given: accepted)."""
+    if quality in (None, ""):
+        return
+    try:
+        number = float(str(quality).strip())
+    except ValueError:
+        raise _Invalid(f"PDQ quality must be a number from 0 to 100, got {_show(str(quality))}") from None
+    if number < PDQ_MIN_QUALITY:
+        raise _Invalid(
+            f"PDQ quality {number:g} below {PDQ_MIN_QUALITY}: too uniform an image to bank safely "
+            "(it would match many unrelated images)"
+        )
 
 
 def _open_text(path: Path) -> TextIO:
@@ -319,4 +339,11 @@ def _text_file_entry(path: Path) -> Iterator[NewEntry | Problem]:
     yield NewEntry(SignalType.TEXT, value, path.name, {}, original, name)
 
 
-__all__ = ["NewEntry", "Problem", "entries_from_files", "read_bank_list", "validate_signal"]
+__all__ = [
+    "NewEntry",
+    "Problem",
+    "check_pdq_quality",
+    "entries_from_files",
+    "read_bank_list",
+    "validate_signal",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from posbon.domain import BankEntry, Evidence, Signal, SignalType
 from posbon.match.pdq import DEFAULT_THRESHOLD, PdqIndex
@@ -19,6 +20,29 @@ _HEX = frozenset("0123456789abcdef")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 MIN_PARAGRAPH_LETTERS = 80
 _PARAGRAPH_KEYS = 1 << 40  # text-index keys at or above this stand for a paragraph of an entry
+
+
+BANK_MATCH = "bank_match"
+NEAR_MATCH = "near_match"
+ALLOW_LISTED = "allow_listed"
+DEFAULT_TEXT_THRESHOLD = 0.6
+
+_QueryKey = tuple[str, str, str]  # (signal type, value, origin) of the signal that was looked up
+
+
+@dataclass(frozen=True)
+class BankSettings:
+    """A bank's controls: `kind` "block" (known bad) or "allow" (known benign: a match against it
+    suppresses block matches of the same signal), and its own match thresholds (None: the global ones)."""
+
+    name: str
+    kind: str = "block"
+    pdq_threshold: int | None = None
+    text_threshold: float | None = None
+
+    @property
+    def is_allow_list(self) -> bool:
+        return self.kind == "allow"
 
 
 def _is_hex(value: str, length: int) -> bool:
@@ -41,6 +65,16 @@ class Matcher:
 
     Entries whose value is malformed (e.g. a PDQ hash that is not 64 hex characters) are skipped and
     counted in `skipped`; the bank readers refuse them before they get this far.
+
+    `pdq_threshold` and `text_threshold` are how far a lookup reaches (the scan passes its loose review
+    thresholds and lets the assessor grade). `banks` adds each bank's controls:
+    - a bank with its own threshold is graded here: a hit within it is "bank_match", a hit beyond it but
+      within the reach is "near_match" (so a bank at PDQ 10 never yields a bank_match at distance 11);
+    - a hit in an allow-list bank (within its own threshold, else `match_pdq_threshold` /
+      `match_text_threshold`) suppresses block-bank hits of the same signal (type, value and origin): each
+      becomes an "allow_listed" Evidence of weight 0 naming the suppressed entry and, in `detail`, the
+      allow-list entry. Allow-list hits themselves are not returned.
+    Banks missing from `banks` are block banks with the global thresholds.
     """
 
     def __init__(
@@ -48,10 +82,23 @@ class Matcher:
         entries: Iterable[BankEntry],
         *,
         pdq_threshold: int = DEFAULT_THRESHOLD,
-        text_threshold: float = 0.6,
+        text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+        banks: Mapping[str, BankSettings] | None = None,
+        match_pdq_threshold: int = DEFAULT_THRESHOLD,
+        match_text_threshold: float = DEFAULT_TEXT_THRESHOLD,
     ) -> None:
         self.pdq_threshold = pdq_threshold
         self.text_threshold = text_threshold
+        self.banks: dict[str, BankSettings] = dict(banks or {})
+        self.match_pdq_threshold = match_pdq_threshold
+        self.match_text_threshold = match_text_threshold
+        own_pdq = [b.pdq_threshold for b in self.banks.values() if b.pdq_threshold is not None]
+        own_text = [b.text_threshold for b in self.banks.values() if b.text_threshold is not None]
+        allow_pdq = [self._pdq_limit(b) for b in self.banks.values() if b.is_allow_list]
+        allow_text = [self._text_limit(b) for b in self.banks.values() if b.is_allow_list]
+        # how far to search: the reach, or further when a bank's own (or an allow list's) threshold is wider
+        self._pdq_search = max([pdq_threshold, *own_pdq, *allow_pdq])
+        self._text_search = min([text_threshold, *own_text, *allow_text])
         self._entries: list[BankEntry] = []
         self._pdq_keys: list[int] = []
         pdq_values: list[str] = []
@@ -105,19 +152,19 @@ class Matcher:
     def match(self, signals: Iterable[Signal]) -> list[Evidence]:
         """Evidence for every bank entry a signal matches, best first; one per (entry, origin)."""
         signals = list(signals)
-        found: list[tuple[int, Evidence]] = []
+        found: list[tuple[int, Evidence, _QueryKey]] = []
         pdq_signals = [s for s in signals if s.signal_type == SignalType.PDQ and _is_hex(s.value.lower(), 64)]
-        pdq_hits = self._pdq.search_batch([s.value.lower() for s in pdq_signals], self.pdq_threshold)
+        pdq_hits = self._pdq.search_batch([s.value.lower() for s in pdq_signals], self._pdq_search)
         for signal, hits in zip(pdq_signals, pdq_hits, strict=True):
             for position, distance in hits:
                 key = self._pdq_keys[position]
-                found.append((key, self._pdq_evidence(self._entries[key], signal, distance)))
+                found.append((key, self._pdq_evidence(self._entries[key], signal, distance), _query(signal)))
         for signal in signals:
             if signal.signal_type == SignalType.MD5:
                 for key in self._md5.get(signal.value.strip().lower(), ()):
                     entry = self._entries[key]
                     detail = f"file is identical (MD5) to {self._name(entry)}"
-                    found.append((key, self._evidence(entry, signal, detail)))
+                    found.append((key, self._evidence(entry, signal, detail), _query(signal)))
             elif signal.signal_type == SignalType.URL:
                 for key, matched in self._urls.lookup_url(signal.value):
                     entry = self._entries[key]
@@ -125,15 +172,15 @@ class Matcher:
                         detail = f"link {signal.value} is on domain {matched}, {self._name(entry)}"
                     else:
                         detail = f"link {signal.value} is {self._name(entry)}"
-                    found.append((key, self._evidence(entry, signal, detail)))
+                    found.append((key, self._evidence(entry, signal, detail), _query(signal)))
             elif signal.signal_type == SignalType.DOMAIN:
                 host = normalize_domain(signal.value)
                 for key, matched in self._urls.lookup_host(host or ""):
                     entry = self._entries[key]
                     detail = f"domain {host} is within {matched}, {self._name(entry)}"
-                    found.append((key, self._evidence(entry, signal, detail)))
+                    found.append((key, self._evidence(entry, signal, detail), _query(signal)))
             elif signal.signal_type == SignalType.TEXT:
-                for hit in self._text.query(signal.value, self.text_threshold):
+                for hit in self._text.query(signal.value, self._text_search):
                     if hit.key in self._paragraphs:
                         entry_key, paragraph, matched_text = self._paragraphs[hit.key]
                     else:
@@ -145,7 +192,7 @@ class Matcher:
                         f"(share of the banked text found in this text), resemblance {hit.resemblance:.2f}"
                     )
                     evidence = Evidence(
-                        kind="bank_match",
+                        kind=BANK_MATCH,
                         signal_type=str(SignalType.TEXT),
                         bank=entry.bank,
                         entry_id=entry.entry_id,
@@ -155,13 +202,72 @@ class Matcher:
                         matched_text=matched_text,
                         origin=signal.origin,
                     )
-                    found.append((entry_key, evidence))
+                    found.append((entry_key, evidence, _query(signal)))
+        block: list[tuple[int, Evidence, _QueryKey]] = []
+        allowed: dict[_QueryKey, Evidence] = {}
+        for key, evidence, query in found:
+            settings = self.banks.get(evidence.bank or "")
+            if settings is not None and settings.is_allow_list:
+                if self._within_allow(evidence, settings) and (
+                    query not in allowed or _strength(evidence) > _strength(allowed[query])
+                ):
+                    allowed[query] = evidence
+                continue
+            graded = self._grade(evidence, settings)
+            if graded is not None:
+                block.append((key, graded, query))
         best: dict[tuple[int, str], Evidence] = {}
-        for key, evidence in found:
+        for key, evidence, query in block:
+            if query in allowed:
+                evidence = _suppressed(evidence, allowed[query])
             slot = (key, evidence.origin or "")
-            if slot not in best or _strength(evidence) > _strength(best[slot]):
+            if slot not in best or _rank(evidence) > _rank(best[slot]):
                 best[slot] = evidence
-        return sorted(best.values(), key=lambda e: (-_strength(e), e.bank or "", e.entry_id or 0))
+        return sorted(best.values(), key=lambda e: (*(-r for r in _rank(e)), e.bank or "", e.entry_id or 0))
+
+    def _pdq_limit(self, settings: BankSettings | None) -> int:
+        if settings is not None and settings.pdq_threshold is not None:
+            return settings.pdq_threshold
+        return self.match_pdq_threshold
+
+    def _text_limit(self, settings: BankSettings | None) -> float:
+        if settings is not None and settings.text_threshold is not None:
+            return settings.text_threshold
+        return self.match_text_threshold
+
+    def _within_allow(self, evidence: Evidence, settings: BankSettings) -> bool:
+        if evidence.distance is not None:
+            return evidence.distance <= self._pdq_limit(settings)
+        if evidence.similarity is not None:
+            return evidence.similarity >= self._text_limit(settings)
+        return True
+
+    def _grade(self, evidence: Evidence, settings: BankSettings | None) -> Evidence | None:
+        """A block-bank hit graded by its bank's own threshold; None when beyond the reach."""
+        if evidence.distance is not None:
+            own = settings.pdq_threshold if settings is not None else None
+            if own is None:
+                return evidence if evidence.distance <= self.pdq_threshold else None
+            if evidence.distance <= own:
+                return replace(evidence, detail=f"{evidence.detail} (bank threshold {own})")
+            if evidence.distance > self.pdq_threshold:
+                return None
+            span = max(1, self.pdq_threshold - own + 1)
+            weight = max(0.2, 0.5 * (1.0 - (evidence.distance - own) / span))
+            detail = f"{evidence.detail}; above its bank's match threshold {own}, worth a human look"
+            return replace(evidence, kind=NEAR_MATCH, weight=round(weight, 4), detail=detail)
+        if evidence.similarity is not None:
+            own_text = settings.text_threshold if settings is not None else None
+            if own_text is None:
+                return evidence if evidence.similarity >= self.text_threshold else None
+            if evidence.similarity >= own_text:
+                return replace(evidence, detail=f"{evidence.detail} (bank threshold {own_text})")
+            if evidence.similarity < self.text_threshold:
+                return None
+            detail = f"{evidence.detail}; below its bank's match threshold {own_text}, worth a human look"
+            weight = round(min(0.5, evidence.similarity), 4)
+            return replace(evidence, kind=NEAR_MATCH, weight=weight, detail=detail)
+        return evidence
 
     @staticmethod
     def _name(entry: BankEntry) -> str:
@@ -170,7 +276,7 @@ class Matcher:
 
     def _pdq_evidence(self, entry: BankEntry, signal: Signal, distance: int) -> Evidence:
         return Evidence(
-            kind="bank_match",
+            kind=BANK_MATCH,
             signal_type=str(SignalType.PDQ),
             bank=entry.bank,
             entry_id=entry.entry_id,
@@ -183,7 +289,7 @@ class Matcher:
     @staticmethod
     def _evidence(entry: BankEntry, signal: Signal, detail: str) -> Evidence:
         return Evidence(
-            kind="bank_match",
+            kind=BANK_MATCH,
             signal_type=str(entry.signal_type),
             bank=entry.bank,
             entry_id=entry.entry_id,
@@ -195,3 +301,27 @@ class Matcher:
 
 def entry_text(entry: BankEntry) -> str:
     return entry.original_text or entry.value
+
+
+def _query(signal: Signal) -> _QueryKey:
+    value = signal.value if signal.signal_type == SignalType.TEXT else signal.value.strip().lower()
+    return (str(signal.signal_type), value, signal.origin)
+
+
+def _rank(evidence: Evidence) -> tuple[int, float]:
+    """Matches before near matches before suppressed ones; then by strength."""
+    order = {BANK_MATCH: 2, NEAR_MATCH: 1}.get(evidence.kind, 0)
+    return (order, _strength(evidence))
+
+
+def _suppressed(evidence: Evidence, allow: Evidence) -> Evidence:
+    """A block-bank hit the same signal's allow-list match overrides: kept for the reviewer, weight 0."""
+    how = f" at distance {allow.distance}" if allow.distance is not None else ""
+    if allow.similarity is not None:
+        how = f" with similarity {allow.similarity:.2f}"
+    allow_name = f"'{allow.entry_label}'" if allow.entry_label else f"entry {allow.entry_id}"
+    detail = (
+        f"suppressed by allow list: {evidence.kind.replace('_', ' ')} ({evidence.detail}) is not counted, "
+        f"because the same signal matches {allow_name} in allow-list bank {allow.bank}{how}"
+    )
+    return replace(evidence, kind=ALLOW_LISTED, weight=0.0, detail=detail)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,27 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from posbon.domain import BankEntry, Problem, SignalType
-from posbon.store.models import BankEntryRow, BankRow, ItemRow, ScanProblemRow, ScanRow, utcnow
+from posbon.store.models import (
+    BankEntryRow,
+    BankRow,
+    ExchangeCheckpointRow,
+    ItemRow,
+    ScanProblemRow,
+    ScanRow,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from posbon.match.matcher import BankSettings
+
+BANK_KINDS = ("block", "allow")
+
+
+class _Unset:
+    """Marks an argument that was not given (None means "clear the value")."""
+
+
+UNSET: Any = _Unset()
 
 
 class StoreError(Exception):
@@ -45,8 +65,46 @@ class EntrySpec(Protocol):
 class BankSummary:
     name: str
     description: str
-    entries: dict[str, int]  # per signal type
+    entries: dict[str, int]  # per signal type (enabled, not deleted)
     created_at: datetime
+    kind: str = "block"
+    pdq_threshold: int | None = None
+    text_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One bank entry as `posbon bank entries` shows it."""
+
+    entry_id: int
+    bank: str
+    signal_type: str
+    value: str
+    label: str | None
+    enabled: bool
+    deleted_at: datetime | None
+    source: str
+    origin: str
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExchangeUpdate:
+    """One record fetched from an exchange: add/refresh it, or (deleted) withdraw it from the bank."""
+
+    signal_type: SignalType
+    value: str
+    label: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    restored: int = 0
 
 
 def value_digest(signal_type: str, value: str) -> str:
@@ -104,16 +162,75 @@ class Store:
 
     # ---- banks -------------------------------------------------------------------------------------
 
-    def create_bank(self, name: str, description: str = "") -> bool:
-        """Create a bank; False if it already exists."""
+    def create_bank(
+        self,
+        name: str,
+        description: str = "",
+        *,
+        kind: str = "block",
+        pdq_threshold: int | None = None,
+        text_threshold: float | None = None,
+    ) -> bool:
+        """Create a bank; False if it already exists (then it is left as it was)."""
         name = name.strip()
         if not name:
             raise StoreError("a bank needs a name")
+        _check_bank_settings(kind, pdq_threshold, text_threshold)
         with self.session() as s:
             if s.scalar(select(BankRow.id).where(BankRow.name == name)) is not None:
                 return False
-            s.add(BankRow(name=name, description=description))
+            s.add(
+                BankRow(
+                    name=name,
+                    description=description,
+                    kind=kind,
+                    pdq_threshold=pdq_threshold,
+                    text_threshold=text_threshold,
+                )
+            )
         return True
+
+    def update_bank(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        kind: str | None = None,
+        pdq_threshold: int | None = UNSET,
+        text_threshold: float | None = UNSET,
+    ) -> BankSummary:
+        """Change a bank's settings; a threshold of None goes back to the global default."""
+        _check_bank_settings(
+            kind or "block",
+            None if pdq_threshold is UNSET else pdq_threshold,
+            None if text_threshold is UNSET else text_threshold,
+        )
+        with self.session() as s:
+            row = s.scalar(select(BankRow).where(BankRow.name == name))
+            if row is None:
+                raise StoreError(f"no bank named {name!r}: create it with `posbon bank create {name}`")
+            if description is not None:
+                row.description = description
+            if kind is not None:
+                row.kind = kind
+            if pdq_threshold is not UNSET:
+                row.pdq_threshold = pdq_threshold
+            if text_threshold is not UNSET:
+                row.text_threshold = text_threshold
+        return next(b for b in self.list_banks() if b.name == name)
+
+    def bank_settings(self) -> dict[str, BankSettings]:
+        """Every bank's kind and own thresholds, for `Matcher(..., banks=...)`."""
+        from posbon.match.matcher import BankSettings
+
+        with self.session() as s:
+            rows = s.execute(
+                select(BankRow.name, BankRow.kind, BankRow.pdq_threshold, BankRow.text_threshold)
+            ).all()
+        return {
+            name: BankSettings(name, kind=kind, pdq_threshold=pdq, text_threshold=text)
+            for name, kind, pdq, text in rows
+        }
 
     def bank_id(self, name: str) -> int:
         with self.session() as s:
@@ -122,8 +239,12 @@ class Store:
             raise StoreError(f"no bank named {name!r}: create it with `posbon bank create {name}`")
         return bank_id
 
-    def add_entries(self, bank: str, entries: Iterable[EntrySpec]) -> tuple[int, int]:
-        """Add entries to a bank in one transaction. Returns (added, already present)."""
+    def add_entries(self, bank: str, entries: Iterable[EntrySpec], *, source: str = "") -> tuple[int, int]:
+        """Add entries to a bank in one transaction. Returns (added, already present).
+
+        An entry that was deleted (withdrawn by its exchange) and is added again is restored and counted
+        as added.
+        """
         bank_id = self.bank_id(bank)
         added = existing = 0
         with self.session() as s:
@@ -135,12 +256,16 @@ class Store:
                     continue
                 seen.add(digest)
                 found = s.scalar(
-                    select(BankEntryRow.id).where(
+                    select(BankEntryRow).where(
                         BankEntryRow.bank_id == bank_id, BankEntryRow.value_digest == digest
                     )
                 )
                 if found is not None:
-                    existing += 1
+                    if found.deleted_at is not None:
+                        found.deleted_at = None
+                        added += 1
+                    else:
+                        existing += 1
                     continue
                 s.add(
                     BankEntryRow(
@@ -152,6 +277,7 @@ class Store:
                         original_text=entry.original_text,
                         extra=dict(entry.metadata),
                         origin=entry.origin,
+                        source=source,
                     )
                 )
                 added += 1
@@ -162,16 +288,27 @@ class Store:
             banks = s.scalars(select(BankRow).order_by(BankRow.name)).all()
             counts = s.execute(
                 select(BankEntryRow.bank_id, BankEntryRow.signal_type, func.count())
-                .where(BankEntryRow.enabled.is_(True))
+                .where(BankEntryRow.enabled.is_(True), BankEntryRow.deleted_at.is_(None))
                 .group_by(BankEntryRow.bank_id, BankEntryRow.signal_type)
             ).all()
         per_bank: dict[int, dict[str, int]] = {}
         for bank_id, signal_type, count in counts:
             per_bank.setdefault(bank_id, {})[signal_type] = count
-        return [BankSummary(b.name, b.description, per_bank.get(b.id, {}), b.created_at) for b in banks]
+        return [
+            BankSummary(
+                b.name,
+                b.description,
+                per_bank.get(b.id, {}),
+                b.created_at,
+                kind=b.kind,
+                pdq_threshold=b.pdq_threshold,
+                text_threshold=b.text_threshold,
+            )
+            for b in banks
+        ]
 
     def bank_entries(self) -> list[BankEntry]:
-        """Every enabled entry of every bank, as the matcher sees them."""
+        """Every enabled, not deleted entry of every bank, as the matcher sees them."""
         with self.session() as s:
             rows = s.execute(
                 select(
@@ -183,7 +320,7 @@ class Store:
                     BankEntryRow.original_text,
                 )
                 .join(BankRow, BankRow.id == BankEntryRow.bank_id)
-                .where(BankEntryRow.enabled.is_(True))
+                .where(BankEntryRow.enabled.is_(True), BankEntryRow.deleted_at.is_(None))
                 .order_by(BankEntryRow.id)
             ).all()
         return [
@@ -197,6 +334,151 @@ class Store:
             )
             for r in rows
         ]
+
+    def set_entry_enabled(self, entry_id: int, enabled: bool) -> EntryInfo:
+        """Disable (never matched, kept) or enable one entry."""
+        with self.session() as s:
+            row = s.get(BankEntryRow, entry_id)
+            if row is None:
+                raise StoreError(f"no bank entry with id {entry_id}: see `posbon bank entries BANK`")
+            row.enabled = enabled
+        return self.entries(entry_ids=[entry_id])[0]
+
+    def entries(
+        self,
+        bank: str | None = None,
+        *,
+        limit: int | None = None,
+        entry_ids: Sequence[int] | None = None,
+        include_deleted: bool = True,
+    ) -> list[EntryInfo]:
+        """Entries by id, of one bank or all; disabled and deleted ones included (they say so)."""
+        query = (
+            select(BankEntryRow, BankRow.name)
+            .join(BankRow, BankRow.id == BankEntryRow.bank_id)
+            .order_by(BankEntryRow.id)
+        )
+        if bank is not None:
+            query = query.where(BankEntryRow.bank_id == self.bank_id(bank))
+        if entry_ids is not None:
+            query = query.where(BankEntryRow.id.in_(list(entry_ids)))
+        if not include_deleted:
+            query = query.where(BankEntryRow.deleted_at.is_(None))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as s:
+            rows = s.execute(query).all()
+        return [
+            EntryInfo(
+                entry_id=r.id,
+                bank=name,
+                signal_type=r.signal_type,
+                value=r.value,
+                label=r.label,
+                enabled=r.enabled,
+                deleted_at=r.deleted_at,
+                source=r.source,
+                origin=r.origin,
+                extra=dict(r.extra or {}),
+            )
+            for r, name in rows
+        ]
+
+    # ---- exchanges ---------------------------------------------------------------------------------
+
+    def exchange_checkpoint(self, bank: str, exchange: str) -> dict[str, Any] | None:
+        """The checkpoint the last successful fetch of this bank from this exchange left, or None."""
+        bank_id = self.bank_id(bank)
+        with self.session() as s:
+            row = s.scalar(
+                select(ExchangeCheckpointRow).where(
+                    ExchangeCheckpointRow.bank_id == bank_id, ExchangeCheckpointRow.exchange == exchange
+                )
+            )
+            return dict(row.checkpoint) if row is not None else None
+
+    def apply_exchange_fetch(
+        self,
+        bank: str,
+        exchange: str,
+        updates: Iterable[ExchangeUpdate],
+        checkpoint: dict[str, Any],
+        *,
+        full_snapshot: bool = False,
+    ) -> FetchResult:
+        """Apply a fetch and store its checkpoint in ONE transaction: all of it, or (on error) none of it.
+
+        Entries are keyed by (signal type, value) within the bank. A deletion soft-deletes the entry
+        (deleted_at), so a reviewer can still see what an old match was against; a later re-add restores
+        it. With `full_snapshot` (an exchange that always returns everything, like a file), entries from
+        this exchange that the snapshot no longer holds are deleted too.
+        """
+        bank_id = self.bank_id(bank)
+        source = f"exchange:{exchange}"
+        added = updated = deleted = restored = 0
+        now = utcnow()
+        with self.session() as s:
+            seen: set[str] = set()
+            for update_ in updates:
+                digest = value_digest(str(update_.signal_type), update_.value)
+                seen.add(digest)
+                row = s.scalar(
+                    select(BankEntryRow).where(
+                        BankEntryRow.bank_id == bank_id, BankEntryRow.value_digest == digest
+                    )
+                )
+                if update_.deleted:
+                    if row is not None and row.deleted_at is None:
+                        row.deleted_at = now
+                        deleted += 1
+                    continue
+                if row is None:
+                    s.add(
+                        BankEntryRow(
+                            bank_id=bank_id,
+                            signal_type=str(update_.signal_type),
+                            value=update_.value,
+                            value_digest=digest,
+                            label=update_.label,
+                            extra=dict(update_.extra),
+                            origin=exchange,
+                            source=source,
+                        )
+                    )
+                    s.flush()  # the same record twice in one fetch finds the first
+                    added += 1
+                    continue
+                if row.deleted_at is not None:
+                    row.deleted_at = None
+                    restored += 1
+                elif row.label != update_.label or row.extra != update_.extra:
+                    updated += 1
+                row.label = update_.label
+                row.extra = dict(update_.extra)
+                row.source = source
+            if full_snapshot:
+                stale = s.scalars(
+                    select(BankEntryRow).where(
+                        BankEntryRow.bank_id == bank_id,
+                        BankEntryRow.source == source,
+                        BankEntryRow.deleted_at.is_(None),
+                    )
+                ).all()
+                for row in stale:
+                    if row.value_digest not in seen:
+                        row.deleted_at = now
+                        deleted += 1
+            existing = s.scalar(
+                select(ExchangeCheckpointRow).where(
+                    ExchangeCheckpointRow.bank_id == bank_id, ExchangeCheckpointRow.exchange == exchange
+                )
+            )
+            if existing is None:
+                s.add(ExchangeCheckpointRow(bank_id=bank_id, exchange=exchange, checkpoint=checkpoint))
+            else:
+                existing.checkpoint = dict(checkpoint)
+                existing.fetched_at = now
+        return FetchResult(added=added, updated=updated, deleted=deleted, restored=restored)
 
     # ---- scans -------------------------------------------------------------------------------------
 
@@ -275,6 +557,15 @@ class Store:
     def count_items(self) -> int:
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(ItemRow)) or 0)
+
+
+def _check_bank_settings(kind: str, pdq_threshold: int | None, text_threshold: float | None) -> None:
+    if kind not in BANK_KINDS:
+        raise StoreError(f"bank kind must be one of {', '.join(BANK_KINDS)}, got {kind!r}")
+    if pdq_threshold is not None and not 0 <= pdq_threshold <= 256:
+        raise StoreError(f"PDQ threshold must be a distance from 0 to 256, got {pdq_threshold}")
+    if text_threshold is not None and not 0.0 < text_threshold <= 1.0:
+        raise StoreError(f"text threshold must be a similarity above 0 and at most 1, got {text_threshold}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
