@@ -34,6 +34,11 @@ class BankRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # "block": a match is known bad content; "allow": a match suppresses block matches of the same signal
+    kind: Mapped[str] = mapped_column(String(10), default="block", server_default="block")
+    # this bank's own match thresholds; None -> the global ones (POSBON_PDQ_THRESHOLD, POSBON_TEXT_THRESHOLD)
+    pdq_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class BankEntryRow(Base):
@@ -53,6 +58,23 @@ class BankEntryRow(Base):
     origin: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set when the entry's source withdrew it (an exchange deletion); kept for the record, never matched
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # where the entry came from: "import:FILE", "files", "exchange:tat", ...
+    source: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ExchangeCheckpointRow(Base):
+    """How far a bank's fetch from one exchange has got; replaced in the same transaction as its entries."""
+
+    __tablename__ = "exchange_checkpoints"
+    __table_args__ = (UniqueConstraint("bank_id", "exchange", name="uq_checkpoint_bank_exchange"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    exchange: Mapped[str] = mapped_column(String(40))
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ScanRow(Base):
@@ -101,3 +123,4 @@ class ItemRow(Base):
     last_scan_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
