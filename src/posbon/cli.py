@@ -610,6 +610,16 @@ def demo(
     out.print("Open the report in a browser, or scan your own files: posbon scan PATH --report report.html")
 
 
+def _register_commands() -> None:
+    """Command groups that live in their own modules (review and due process, text tools, the web app)."""
+    from posbon import cli_review
+
+    cli_review.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         app()

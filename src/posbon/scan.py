@@ -23,6 +23,7 @@ from posbon.ingest import IngestError, read_source
 from posbon.match.matcher import Matcher
 from posbon.media.reading import MediaReader, MediaText
 from posbon.privacy import Pseudonymizer
+from posbon.review import active_policy, sync_queue
 from posbon.settings import Settings
 from posbon.signals.media import MediaError, media_signals
 from posbon.signals.text import text_signal
@@ -309,6 +310,8 @@ def run_scan(
                 process_chunk()
         process_chunk()
         flush()
+        # flagged items wait for a human in the review queue, prioritised under the active policy
+        sync_queue(store, active_policy(store))
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -124,3 +124,5 @@ class ItemRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
+from posbon.store import review_models as _review_models  # noqa: F401,E402

@@ -1,0 +1,170 @@
+"""Users (for the web login) and API keys. Passwords are kept as argon2id hashes (argon2-cffi); API keys as
+sha256 of a random 32-byte token, shown once when created."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from posbon.review import audit
+from posbon.review.session import ReviewError, now_utc, write_session
+from posbon.store import Store
+from posbon.store.review_models import ApiKeyRow, UserRow
+
+ROLES = ("admin", "reviewer", "viewer")
+DECIDING_ROLES = frozenset({"admin", "reviewer"})
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "pbk_"
+
+# OWASP's argon2id setting (19 MiB, 2 passes, 1 lane): ~0.15 s a hash on a small 2-core server, where the
+# library's default (64 MiB, 3 passes, 4 lanes) took 1.2 s, too slow for a login page under load.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A hash to verify against for unknown user names, so they cost as much as a wrong password."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+    return _dummy_hash
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ReviewError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+
+
+def create_user(store: Store, username: str, password: str, role: str, *, actor: str = "cli") -> UserRow:
+    username = username.strip()
+    if not username or len(username) > 100 or any(c.isspace() for c in username) or "|" in username:
+        raise ReviewError("a user name is 1-100 characters without spaces or '|'")
+    _check_role(role)
+    if len(password) < MIN_PASSWORD:
+        raise ReviewError(f"a password needs at least {MIN_PASSWORD} characters")
+    with write_session(store) as s:
+        if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+            raise ReviewError(f"user {username!r} already exists")
+        user = UserRow(
+            username=username, password_hash=_hasher.hash(password), role=role, created_at=now_utc()
+        )
+        s.add(user)
+        s.flush()
+        audit.append(s, actor=actor, action="user.create", subject=f"user:{username}", details={"role": role})
+    return user
+
+
+def set_user_disabled(store: Store, username: str, disabled: bool, *, actor: str = "cli") -> UserRow:
+    with write_session(store) as s:
+        user = s.scalar(select(UserRow).where(UserRow.username == username))
+        if user is None:
+            raise ReviewError(f"no user named {username!r}")
+        user.disabled = disabled
+        audit.append(
+            s, actor=actor, action="user.disable" if disabled else "user.enable", subject=f"user:{username}"
+        )
+    return user
+
+
+def list_users(store: Store) -> list[UserRow]:
+    with store.session() as s:
+        return list(s.scalars(select(UserRow).order_by(UserRow.username)).all())
+
+
+def get_user(store: Store, username: str) -> UserRow | None:
+    with store.session() as s:
+        return s.scalar(select(UserRow).where(UserRow.username == username))
+
+
+def verify_password(store: Store, username: str, password: str) -> UserRow | None:
+    """The user if the password is right and the account enabled; None otherwise. Not audited: the web
+    layer calls `record_login` with the outcome."""
+    user = get_user(store, username)
+    try:
+        if user is None:
+            _hasher.verify(_dummy(), password)
+            return None
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user.disabled:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        with write_session(store) as s:
+            row = s.get(UserRow, user.id)
+            if row is not None:
+                row.password_hash = _hasher.hash(password)
+    return user
+
+
+def record_login(store: Store, username: str, ok: bool) -> None:
+    """Audit a login attempt (never the password)."""
+    with write_session(store) as s:
+        audit.append(
+            s,
+            actor=username[:100],
+            action="login.ok" if ok else "login.failed",
+            subject=f"user:{username[:100]}",
+        )
+
+
+def require_decider(store: Store, username: str) -> UserRow:
+    """The enabled user with a role that may decide (reviewer or admin), else a ReviewError."""
+    user = get_user(store, username)
+    if user is None or user.disabled:
+        raise ReviewError(f"{username!r} is not an enabled user: add one with `posbon user add`")
+    if user.role not in DECIDING_ROLES:
+        raise ReviewError(f"user {username!r} has role {user.role}; deciding needs reviewer or admin")
+    return user
+
+
+def _key_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_key(store: Store, name: str, role: str, *, actor: str = "cli") -> str:
+    """A new API key; the token is returned once and only its hash is stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ReviewError("an API key needs a name of 1-100 characters")
+    _check_role(role)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write_session(store) as s:
+        if s.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
+            raise ReviewError(f"an API key named {name!r} already exists")
+        s.add(ApiKeyRow(name=name, key_hash=_key_hash(token), role=role, created_at=now_utc()))
+        audit.append(s, actor=actor, action="apikey.create", subject=f"apikey:{name}", details={"role": role})
+    return token
+
+
+def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
+    """The key a token belongs to if it is not revoked (and notes when it was last used); else None."""
+    if not token:
+        return None
+    digest = _key_hash(token)
+    with store.session() as s:
+        key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+        if key is None or key.revoked_at is not None:
+            return None
+        key.last_used_at = now_utc()
+    return key
+
+
+def revoke_api_key(store: Store, name: str, *, actor: str = "cli") -> ApiKeyRow:
+    with write_session(store) as s:
+        key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
+        if key is None:
+            raise ReviewError(f"no API key named {name!r}")
+        if key.revoked_at is None:
+            key.revoked_at = now_utc()
+            audit.append(s, actor=actor, action="apikey.revoke", subject=f"apikey:{name}")
+    return key
+
+
+def list_api_keys(store: Store) -> list[ApiKeyRow]:
+    with store.session() as s:
+        return list(s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.name)).all())
