@@ -612,9 +612,10 @@ def demo(
 
 def _register_commands() -> None:
     """Command groups that live in their own modules (review and due process, text tools, the web app)."""
-    from posbon import cli_review
+    from posbon import cli_review, cli_web
 
     cli_review.register(app)
+    cli_web.register(app)
 
 
 _register_commands()

@@ -112,8 +112,24 @@ def record_login(store: Store, username: str, ok: bool) -> None:
         )
 
 
-def require_decider(store: Store, username: str) -> UserRow:
-    """The enabled user with a role that may decide (reviewer or admin), else a ReviewError."""
+API_KEY_ACTOR_PREFIX = "key:"  # how a machine client acting through an API key is named in records
+
+
+def require_decider(store: Store, username: str) -> UserRow | ApiKeyRow:
+    """The enabled user, or the unrevoked API key ("key:NAME"), whose role may decide; else a ReviewError.
+
+    A platform's own moderation system acts through an API key with the reviewer role; its decisions are
+    recorded under the key's name, so "a different reviewer" rules hold between keys and people alike.
+    """
+    if username.startswith(API_KEY_ACTOR_PREFIX):
+        name = username.removeprefix(API_KEY_ACTOR_PREFIX)
+        with store.session() as s:
+            key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
+        if key is None or key.revoked_at is not None:
+            raise ReviewError(f"API key {name!r} does not exist or was revoked")
+        if key.role not in DECIDING_ROLES:
+            raise ReviewError(f"API key {name!r} has role {key.role}; deciding needs reviewer or admin")
+        return key
     user = get_user(store, username)
     if user is None or user.disabled:
         raise ReviewError(f"{username!r} is not an enabled user: add one with `posbon user add`")
