@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from posbon.assess import AssessPolicy, assess
+from posbon.assess.classifier import TextClassifier, load_latest
 from posbon.assess.context import REPORTING, ContextModel, default_context_model
 from posbon.assess.indicator_packs import IndicatorMatcher, default_matcher
 from posbon.assess.indicators import link_indicators
@@ -105,6 +106,7 @@ class Detectors:
     indicators: IndicatorMatcher = field(default_factory=default_matcher)
     context: ContextModel = field(default_factory=default_context_model)
     hasher: MediaHasher = field(default_factory=lambda: MediaHasher())
+    classifier: TextClassifier | None = None  # trained with `posbon train`; posbon ships none
 
 
 def _media_text_evidence(evidence: Evidence, media_texts: dict[str, MediaText]) -> Evidence:
@@ -152,6 +154,10 @@ def assess_item(item: Item, detectors: Detectors, media_texts: Sequence[MediaTex
     context = detectors.context.assess(item.text, hits, invite_links=len(facts.links.invite_links))
     evidence.extend(detectors.context.evidence(hits, context))
     evidence.extend(link_indicators(facts.links, item.text, reporting=context.kind == REPORTING))
+    if detectors.classifier is not None and item.text.strip():
+        scored = detectors.classifier.evidence(item.text)
+        if scored is not None:
+            evidence.append(scored)
     for origin, mt, mt_facts in media_facts:
         mt_hits = detectors.indicators.find(mt.text)
         invites = len(mt_facts.links.invite_links) + len(facts.links.invite_links)
@@ -205,7 +211,7 @@ def build_detectors(store: Store, settings: Settings) -> Detectors:
         match_pdq_threshold=policy.pdq_match,
         match_text_threshold=policy.text_match,
     )
-    return Detectors(matcher=matcher, policy=policy)
+    return Detectors(matcher=matcher, policy=policy, classifier=load_latest(settings.data_dir))
 
 
 def read_inputs(

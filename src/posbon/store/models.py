@@ -125,4 +125,5 @@ class ItemRow(Base):
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+from posbon.store import cluster_models as _cluster_models  # noqa: F401,E402
 from posbon.store import review_models as _review_models  # noqa: F401,E402
