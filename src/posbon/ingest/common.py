@@ -21,13 +21,16 @@ from typing import BinaryIO
 import charset_normalizer
 
 from posbon.domain import Item, MediaRef, Problem, media_kind_for
+from posbon.limits import LIMITS
 
 Pseudonymize = Callable[[str | None], str | None]
 
-# Limits (module-level so tests and deployments can see and tune them).
-MAX_LINE_BYTES = 10 * 1024 * 1024  # a longer line is skipped with a Problem
-MAX_TEXT_CHARS = 1_000_000  # a longer text is cut to this length with a Problem
-MAX_FEED_BYTES = 100 * 1024 * 1024  # a larger RSS/Atom file is skipped (feedparser parses in memory)
+# Limits (module-level so tests can tune them; deployments set POSBON_MAX_*, see posbon.limits).
+MAX_LINE_BYTES = LIMITS.line_bytes  # a longer line is skipped with a Problem
+MAX_TEXT_CHARS = LIMITS.text_chars  # a longer text is cut to this length with a Problem
+MAX_FEED_BYTES = LIMITS.feed_bytes  # a larger RSS/Atom file is skipped (feedparser parses in memory)
+MAX_JSON_DEPTH = LIMITS.json_depth  # a JSON record nested deeper is refused
+MAX_PATH_CHARS = LIMITS.path_chars  # a longer media reference is refused
 ENCODING_SAMPLE_BYTES = 1024 * 1024  # how much of a file's start is used to decide its encoding
 _READ_CHUNK = 1024 * 1024
 
@@ -45,6 +48,23 @@ def short(value: object, limit: int = 80) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- text
+
+
+def too_deep(value: object, limit: int) -> bool:
+    """Whether a parsed JSON value nests containers deeper than `limit` (the value itself is level 1).
+
+    Iterative, so a deep value cannot exhaust the stack; stops at the first path that is too deep.
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def cap_text(text: str, file: str, line: int | None, where: str = "") -> tuple[str, Problem | None]:
@@ -201,6 +221,8 @@ class MediaResolver:
         shown = short(ref, 200)
         if not ref:
             return "empty media reference; ignored"
+        if len(ref) > MAX_PATH_CHARS:
+            return f"media reference of {len(ref):,} characters (limit {MAX_PATH_CHARS:,}) '{shown}'; ignored"
         if "\x00" in ref:
             return f"media reference '{short(ref.replace(chr(0), '?'), 200)}' is not a valid path; ignored"
         if _URL_SCHEME.match(ref):

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from posbon.domain import Item, Problem
-from posbon.ingest.common import MediaResolver, Pseudonymize, build_post, iter_text_lines
+from posbon.ingest import common
+from posbon.ingest.common import MediaResolver, Pseudonymize, build_post, iter_text_lines, too_deep
 
 
 def read_jsonl(path: Path, pseudonymize: Pseudonymize) -> Iterator[Item | Problem]:
@@ -25,11 +26,21 @@ def read_jsonl(path: Path, pseudonymize: Pseudonymize) -> Iterator[Item | Proble
         number, line = entry
         if not line.strip():
             continue
+        deep = f"nested deeper than {common.MAX_JSON_DEPTH} levels (POSBON_MAX_JSON_DEPTH); line skipped"
         try:
             record = json.loads(line)
-        except (ValueError, RecursionError) as error:
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+        except RecursionError:
+            yield Problem(file, number, deep)
+            continue
+        except ValueError as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
             yield Problem(file, number, f"not valid JSON ({reason}); line skipped")
+            continue
+        # counting brackets is cheap and bounds the depth from above: only suspect lines are walked
+        if line.count("[") + line.count("{") > common.MAX_JSON_DEPTH and too_deep(
+            record, common.MAX_JSON_DEPTH
+        ):
+            yield Problem(file, number, deep)
             continue
         if not isinstance(record, dict):
             yield Problem(file, number, f"a JSON {type(record).__name__}, not an object; line skipped")

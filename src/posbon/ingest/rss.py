@@ -62,8 +62,12 @@ class _TextExtractor(HTMLParser):
 def html_to_text(html: str) -> tuple[str, list[str]]:
     """Visible text of an HTML fragment (whitespace tidied, one line per block) and its link targets."""
     parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError:  # html.parser asserts on some broken markup ("<![1"): keep it all, as text
+        parser = _TextExtractor()
+        parser.parts = [html]
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     return "\n".join(line for line in lines if line), parser.hrefs
 

@@ -21,11 +21,14 @@ import ijson
 from ijson.backends import python as ijson_python
 
 from posbon.domain import Item, MediaRef, Problem
+from posbon.ingest import common
 from posbon.ingest.common import MediaResolver, Pseudonymize, cap_text, parse_timestamp, short
 
 RESULT_FILE = "result.json"
 _BUFFER = 64 * 1024
 _EXACT_POSITION_BYTES = 8 * 1024 * 1024  # up to here a parse error's exact line is looked for
+_OPENING = frozenset({"start_map", "start_array"})
+_CLOSING = frozenset({"end_map", "end_array"})
 # Keys that only a whole-account export (all chats, contacts, profile) has at its top level.
 _ACCOUNT_KEYS = frozenset({"chats", "left_chats", "contacts", "personal_information", "frequent_contacts"})
 
@@ -100,13 +103,20 @@ def _header(path: Path) -> tuple[str | None, Problem | None]:
     raw, reader, skip = _open(path)
     name: str | None = None
     with raw:
-        events = ijson.parse(reader, buf_size=_BUFFER)
+        events = ijson.basic_parse(reader, buf_size=_BUFFER, use_float=True)
         try:
             first = next(events, None)
-            if first is None or first[1] != "start_map":
+            if first is None or first[0] != "start_map":
                 return None, Problem(file, None, "not a Telegram chat export (the file is not a JSON object)")
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key":
+            depth, key = 1, None
+            for event, value in events:
+                if event in _OPENING:
+                    depth += 1
+                    if depth > common.MAX_JSON_DEPTH:
+                        return None, Problem(file, reader.chunk_start_line, _too_deep("before 'messages'", 0))
+                elif event in _CLOSING:
+                    depth -= 1
+                elif depth == 1 and event == "map_key":
                     if value in _ACCOUNT_KEYS:
                         return None, Problem(
                             file,
@@ -115,11 +125,78 @@ def _header(path: Path) -> tuple[str | None, Problem | None]:
                         )
                     if value == "messages":
                         return name, None
-                elif prefix == "name" and event == "string":
+                    key = value
+                elif depth == 1 and key == "name" and event == "string":
                     name = str(value).strip() or None
         except (ijson.JSONError, ValueError) as error:
             return None, _parse_error(path, skip, reader, error, 0)
     return None, Problem(file, None, "no 'messages' list; not a Telegram chat export")
+
+
+def _too_deep(where: str, read: int) -> str:
+    return (
+        f"JSON nested deeper than {common.MAX_JSON_DEPTH} levels {where} (POSBON_MAX_JSON_DEPTH; Telegram "
+        f"never writes this: the file was altered); reading stopped there after {read} messages"
+    )
+
+
+class _TooDeep(Exception):
+    """A message nests deeper than MAX_JSON_DEPTH."""
+
+
+def _skip_to_messages(events: Iterator[tuple[str, Any]]) -> bool:
+    """Consume events up to the start of the top-level `messages` array; False when it is not a list."""
+    depth = 0
+    for event, value in events:
+        if event in _OPENING:
+            depth += 1
+        elif event in _CLOSING:
+            depth -= 1
+        elif depth == 1 and event == "map_key" and value == "messages":
+            return next(events, ("", None))[0] == "start_array"
+    return False
+
+
+def _messages(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+    """The entries of the `messages` array, built from parser events with a depth limit.
+
+    Written here rather than using ijson.items because items() keeps the prefix path of every open level
+    ("messages.item.x.item.item..."): memory grows with the square of the depth, and a 2 MB file of
+    brackets takes gigabytes. Here memory is bounded by the message itself and depth by MAX_JSON_DEPTH.
+    """
+    limit = common.MAX_JSON_DEPTH - 3  # the file's object, `messages`, the message: three levels
+    stack: list[Any] = []
+    keys: list[Any] = []
+    for event, value in events:
+        if event == "map_key":
+            keys[-1] = value
+        elif event == "start_map" or event == "start_array":
+            if len(stack) > limit:
+                raise _TooDeep
+            container: Any = {} if event == "start_map" else []
+            if stack:
+                top = stack[-1]
+                if type(top) is dict:
+                    top[keys[-1]] = container
+                else:
+                    top.append(container)
+            stack.append(container)
+            keys.append(None)
+        elif event == "end_map" or event == "end_array":
+            if not stack:
+                return  # the end of `messages`
+            done = stack.pop()
+            keys.pop()
+            if not stack:
+                yield done
+        elif stack:
+            top = stack[-1]
+            if type(top) is dict:
+                top[keys[-1]] = value
+            else:
+                top.append(value)
+        else:
+            yield value  # a bare value in `messages`
 
 
 def _not_included(value: str) -> bool:
@@ -258,7 +335,11 @@ def read_telegram(path: Path, pseudonymize: Pseudonymize) -> Iterator[Item | Pro
     read = 0
     with raw:
         try:
-            for message in ijson.items(reader, "messages.item", buf_size=_BUFFER, use_float=True):
+            events = ijson.basic_parse(reader, buf_size=_BUFFER, use_float=True)
+            if not _skip_to_messages(events):
+                yield Problem(file, None, "'messages' is not a list; nothing read")
+                return
+            for message in _messages(events):
                 read += 1
                 if not isinstance(message, dict):
                     yield Problem(file, None, f"messages entry {read} is not an object; skipped")
@@ -268,5 +349,7 @@ def read_telegram(path: Path, pseudonymize: Pseudonymize) -> Iterator[Item | Pro
                 yield from _message_item(
                     message, file=file, source=source, resolver=resolver, pseudonymize=pseudonymize
                 )
+        except _TooDeep:
+            yield Problem(file, reader.chunk_start_line, _too_deep(f"in message {read + 1}", read))
         except (ijson.JSONError, ValueError) as error:
             yield _parse_error(result, skip, reader, error, read)

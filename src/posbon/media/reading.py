@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posbon.domain import Item, MediaKind, Problem
+from posbon.limits import LIMITS
 from posbon.media.ocr import OcrEngine, OcrResult, OcrUnavailable, ocr_available
 from posbon.media.video import keyframes
 
@@ -58,7 +59,7 @@ class MediaReader:
         if why is not None:
             return None, why
         try:
-            return cls(OcrEngine(cache_dir=cache_dir)), None
+            return cls(OcrEngine(cache_dir=cache_dir, max_pixels=LIMITS.image_pixels)), None
         except OcrUnavailable as exc:
             return None, str(exc)
 
