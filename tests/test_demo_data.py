@@ -135,7 +135,7 @@ def test_every_referenced_file_exists_except_the_deliberately_missing_one() -> N
         if "photo" in m and m["photo"] != MISSING:
             assert m["photo_file_size"] == (CHANNEL / m["photo"]).stat().st_size
     assert missing == 1
-    assert photos == 4
+    assert photos == 5
 
 
 def test_reactions_carry_recent_reactors_for_posbon_to_drop() -> None:

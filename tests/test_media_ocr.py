@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -28,6 +29,7 @@ POSTERS = {  # benign stand-in texts; CER thresholds are ~3x the CER measured on
     "fa": ("کتابخانه تازه برای همه باز است", "arabic"),
     "en": ("Lantern festival in the city garden", "latin"),
 }
+SCRIPT = {"tg": "Cyrillic", "ru": "Cyrillic", "uz": "Latin", "fa": "Arabic", "en": "Latin"}
 
 
 def _font(kind: str, size: int) -> ImageFont.FreeTypeFont:
@@ -49,9 +51,9 @@ def cer(truth: str, hyp: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OcrEngine]:
     eng = OcrEngine(cache_dir=tmp_path_factory.mktemp("cache"), workers=2)
-    yield eng  # type: ignore[misc]
+    yield eng
     eng.close()
 
 
@@ -68,7 +70,35 @@ def test_reads_posters_in_five_languages(engine: OcrEngine, tmp_path: Path) -> N
         assert res.lines and res.lines[0].confidence > 50
         x0, y0, x1, y1 = res.lines[0].box
         assert 20 <= x0 < x1 <= 900 and 80 <= y0 < y1 <= 200
-        assert len(res.languages) <= 2  # one script's data (plus the first pass), never all ten
+        # one recognition with the script's own data (the script-finding pass is not a recognition kept)
+        assert res.languages == (ocr_mod._reader(engine.tessdata).pack_for(SCRIPT[lang]),), lang
+    pool = engine._pool
+    assert pool is not None
+    engine.read_images([tmp_path / "tg.png", tmp_path / "ru.png"])  # cached: no new pool either
+    assert engine._pool is pool and engine.stats["cache_hits"] == 2
+
+
+def test_script_is_found_without_osd_on_a_large_image(tmp_path: Path) -> None:
+    """The script-finding pass reads a downscaled copy; a big Arabic-script image still gets Arabic data."""
+    big = poster(POSTERS["fa"][0], "arabic", size=(1800, 600))
+    reader = ocr_mod._reader(ocr_mod.tessdata_dir())  # type: ignore[arg-type]
+    assert reader.detect_script(big.convert("L")) == "Arabic"
+    assert reader.detect_script(poster(POSTERS["tg"][0], "latin").convert("L")) == "Cyrillic"
+    assert reader.detect_script(Image.new("L", (900, 300), 255)) is None
+
+
+def test_jpeg_text_test_on_reduced_decode_then_full_read(tmp_path: Path) -> None:
+    """JPEGs are tested on a draft (reduced-size) decode; a poster is then read at full size."""
+    text = tmp_path / "poster.jpg"
+    poster(*POSTERS["ru"], size=(1800, 600)).save(text, quality=85)
+    rng = np.random.default_rng(5)
+    arr = np.clip(rng.normal(120, 25, (45, 60, 3)), 0, 255).astype(np.uint8)
+    blank = tmp_path / "photo.jpg"
+    Image.fromarray(arr).resize((2400, 1800), Image.Resampling.BICUBIC).save(blank, quality=85)
+    with OcrEngine(workers=1) as eng:
+        assert eng.read_image(blank) is None
+        res = eng.read_image(text)
+    assert res is not None and cer(POSTERS["ru"][0], res.text) < 0.08, res
 
 
 def test_text_free_image_is_skipped_and_cache_hits(tmp_path: Path) -> None:
@@ -156,3 +186,11 @@ def test_video_keyframes_carry_captions(tmp_path: Path) -> None:
     junk.write_bytes(io.BytesIO(b"\x00" * 100).getvalue())
     frames, note = keyframes(junk)
     assert frames == [] and note is not None
+
+
+def test_tessdata_without_first_pass_data_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "tessdata"
+    data.mkdir()
+    (data / "osd.traineddata").write_bytes(b"")  # OSD alone is no longer enough
+    why = ocr_available(data)
+    assert why is not None and "\n" not in why and "rus+eng+ara" in why

@@ -391,14 +391,26 @@ def _add_to_bank(name: str, entries_and_problems: object, source: str = "") -> N
 def bank_add(
     name: Annotated[str, typer.Argument(help="Bank name.")],
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to bank.", show_default=False)],
+    logo: Annotated[
+        bool,
+        typer.Option("--logo", help="Bank the images as branding marks, found anywhere in scanned images."),
+    ] = False,
 ) -> None:
     """Add files to a bank: images by PDQ and MD5, videos and other files by MD5, each .txt as one text.
 
-    Example: [bold]posbon bank add known-posters posters/ statement.txt[/bold]
-    """
-    from posbon.match.banklist import entries_from_files
+    With --logo, images are branding marks (logos, watermarks) that posbon finds anywhere in an image, at
+    any reasonable scale, after re-compression or cropping; the evidence shows where.
 
-    _add_to_bank(name, entries_from_files(list(paths)), source="files")
+    Example: [bold]posbon bank add known-posters posters/ statement.txt[/bold]
+    Example: [bold]posbon bank add outlet-marks --logo mark.png[/bold]
+    """
+    from posbon.match.banklist import entries_from_files, logo_entries
+
+    if logo:
+        logo_dir = state.settings().data_dir / "logos"
+        _add_to_bank(name, logo_entries(list(paths), logo_dir), source="files")
+    else:
+        _add_to_bank(name, entries_from_files(list(paths)), source="files")
 
 
 @bank_app.command("import")

@@ -128,6 +128,7 @@ class SignalType(StrEnum):
     TEXT = "text"  # normalised text; matched by near-duplicate similarity
     URL = "url"  # a normalised URL; matched exactly
     DOMAIN = "domain"  # a host name; matches any URL on it or its subdomains
+    LOGO = "logo"  # a branding mark (logo, watermark): sha256 of its image, kept in DATA_DIR/logos
 
 
 @dataclass(frozen=True)

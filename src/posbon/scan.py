@@ -19,9 +19,21 @@ from posbon.assess.classifier import TextClassifier, load_latest
 from posbon.assess.context import REPORTING, ContextModel, default_context_model
 from posbon.assess.indicator_packs import IndicatorMatcher, default_matcher
 from posbon.assess.indicators import link_indicators
-from posbon.domain import Assessment, Evidence, Item, MediaRef, Problem, Signal, TextFacts
+from posbon.domain import (
+    Assessment,
+    BankEntry,
+    Evidence,
+    Item,
+    MediaKind,
+    MediaRef,
+    Problem,
+    Signal,
+    SignalType,
+    TextFacts,
+)
 from posbon.ingest import IngestError, read_source
 from posbon.match.matcher import Matcher
+from posbon.media.logos import LogoIndex
 from posbon.media.reading import MediaReader, MediaText
 from posbon.privacy import Pseudonymizer
 from posbon.review import active_policy, sync_queue
@@ -107,6 +119,58 @@ class Detectors:
     context: ContextModel = field(default_factory=default_context_model)
     hasher: MediaHasher = field(default_factory=lambda: MediaHasher())
     classifier: TextClassifier | None = None  # trained with `posbon train`; posbon ships none
+    logos: BrandingMarks | None = None  # banked logos and watermarks, when any bank holds one
+
+
+LOGO_WEIGHT = 0.9  # an official outlet's branding mark: known content, strong but not certain
+
+
+@dataclass
+class BrandingMarks:
+    """Banked logos, found anywhere in an image (local features with a geometric check)."""
+
+    index: LogoIndex
+    entries: dict[str, BankEntry]
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[BankEntry], logo_dir: Path) -> BrandingMarks | None:
+        index = LogoIndex()
+        known: dict[str, BankEntry] = {}
+        for entry in entries:
+            if entry.signal_type != SignalType.LOGO:
+                continue
+            stored = next(iter(sorted(logo_dir.glob(f"{entry.value}.*"))), None)
+            if stored is None:
+                continue  # the image was removed from the data dir: nothing to look for
+            try:
+                index.add(str(entry.entry_id), stored)
+            except (OSError, ValueError):
+                continue
+            known[str(entry.entry_id)] = entry
+        return cls(index, known) if known else None
+
+    def evidence(self, ref: MediaRef) -> list[Evidence]:
+        assert ref.path is not None
+        found = []
+        for hit in self.index.find(ref.path):
+            entry = self.entries[hit.logo_id]
+            label = f"'{entry.label}'" if entry.label else f"entry {entry.entry_id}"
+            found.append(
+                Evidence(
+                    kind="bank_match",
+                    signal_type=str(SignalType.LOGO),
+                    bank=entry.bank,
+                    entry_id=entry.entry_id,
+                    entry_label=entry.label,
+                    similarity=round(hit.score, 4),
+                    detail=f"branding mark {label} of bank {entry.bank} found in {ref.reference} "
+                    f"({hit.inliers} matching features, geometry checked)",
+                    origin=ref.reference,
+                    box=hit.box,
+                    weight=LOGO_WEIGHT,
+                )
+            )
+        return found
 
 
 def _media_text_evidence(evidence: Evidence, media_texts: dict[str, MediaText]) -> Evidence:
@@ -129,6 +193,7 @@ def assess_item(item: Item, detectors: Detectors, media_texts: Sequence[MediaTex
     problems: list[Problem] = []
     facts = analyze(item.text)
     by_origin = {f"{mt.where} {mt.reference}": mt for mt in media_texts}
+    logo_evidence: list[Evidence] = []
     signals: list[Signal] = []
     ts = text_signal(facts.normalized)
     if ts is not None:
@@ -139,7 +204,9 @@ def assess_item(item: Item, detectors: Detectors, media_texts: Sequence[MediaTex
             continue
         try:
             signals.extend(hasher.signals(ref))
-        except (MediaError, OSError) as exc:
+            if detectors.logos is not None and ref.kind is MediaKind.IMAGE:
+                logo_evidence.extend(detectors.logos.evidence(ref))
+        except (MediaError, OSError, ValueError) as exc:
             problems.append(Problem(item.origin or item.source, None, f"media {ref.reference!r}: {exc}"))
     media_facts = []
     for origin, mt in by_origin.items():
@@ -150,6 +217,7 @@ def assess_item(item: Item, detectors: Detectors, media_texts: Sequence[MediaTex
             signals.append(Signal(mts.signal_type, mts.value, origin=origin))
         signals.extend(Signal(s.signal_type, s.value, origin=origin) for s in url_signals(mt_facts.links))
     evidence = detectors.matcher.match(signals)
+    evidence.extend(logo_evidence)
     hits = detectors.indicators.find(item.text)
     context = detectors.context.assess(item.text, hits, invite_links=len(facts.links.invite_links))
     evidence.extend(detectors.context.evidence(hits, context))
@@ -203,15 +271,21 @@ def build_detectors(store: Store, settings: Settings) -> Detectors:
     )
     pdq_reach = max([policy.pdq_review, *policy.bank_pdq_match.values()])
     text_reach = min([policy.text_review, *policy.bank_text_match.values()])
+    entries = store.bank_entries()
     matcher = Matcher(
-        store.bank_entries(),
+        entries,
         pdq_threshold=pdq_reach,
         text_threshold=text_reach,
         banks=banks,
         match_pdq_threshold=policy.pdq_match,
         match_text_threshold=policy.text_match,
     )
-    return Detectors(matcher=matcher, policy=policy, classifier=load_latest(settings.data_dir))
+    return Detectors(
+        matcher=matcher,
+        policy=policy,
+        classifier=load_latest(settings.data_dir),
+        logos=BrandingMarks.from_entries(entries, settings.data_dir / "logos"),
+    )
 
 
 def read_inputs(

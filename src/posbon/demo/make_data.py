@@ -403,6 +403,60 @@ def draw_unrelated() -> Image.Image:
     return img
 
 
+OCR_POSTER_TEXT = "lantern_signal_ru"  # the banked text whose opening the text-only poster carries
+OCR_POSTER_SIZE = (600, 800)
+_POSTER_FONTS = (  # a system font with Cyrillic (Pillow's bundled font has none)
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    Path("/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf"),
+)
+
+
+def ocr_poster_lines() -> list[str]:
+    """The poster's text: the heading and the first paragraph (three sentences) of the banked text."""
+    heading, paragraph = BANK_TEXTS[OCR_POSTER_TEXT].split("\n\n")[:2]
+    return [heading, *re.split(r"(?<=[.!?])\s+", paragraph)]
+
+
+def draw_text_poster() -> Image.Image:
+    """A poster carrying the opening of a banked text as large print on a warm gradient, with no shapes
+    like the banked posters': only OCR of its text can match it (its PDQ is far from every banked image)."""
+    font_path = next((f for f in _POSTER_FONTS if f.exists()), None)
+    if font_path is None:
+        raise SystemExit("no DejaVu/Noto font: apt-get install fonts-dejavu-core (scripts/system-deps.sh)")
+    w, h = OCR_POSTER_SIZE
+    ys = np.linspace(0.0, 1.0, h)[:, np.newaxis, np.newaxis]
+    top, bottom = np.array((255, 244, 214), dtype=np.float64), np.array((246, 206, 160), dtype=np.float64)
+    img = Image.fromarray(np.broadcast_to(top + (bottom - top) * ys, (h, w, 3)).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(img)
+    head_font = ImageFont.truetype(str(font_path), 34)
+    body_font = ImageFont.truetype(str(font_path), 27)
+    heading, *sentences = ocr_poster_lines()
+    y = 50
+    for line in _wrap(d, heading, head_font, w - 80):
+        d.text((w // 2, y), line, font=head_font, fill="#5a1e0b", anchor="ma")
+        y += 46
+    d.line([(60, y + 6), (w - 60, y + 6)], fill="#5a1e0b", width=3)
+    y += 34
+    for sentence in sentences:
+        for line in _wrap(d, sentence, body_font, w - 70):
+            d.text((35, y), line, font=body_font, fill="#1e1a17")
+            y += 38
+        y += 16
+    if y > h - 20:
+        raise ValueError(f"poster text does not fit: {y} > {h - 20}")
+    return img
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
 def reencode(img: Image.Image, scale: float, quality: int) -> bytes:
     """A re-post's copy: resized and saved again as JPEG."""
     w, h = img.size
@@ -815,6 +869,16 @@ def build(out: Path) -> dict[str, Any]:
     # --- channel messages ---
     posts = ordinary_posts() + altered_reposts(rng) + media_posts() + url_posts()
     rng.shuffle(posts)
+    # The text-only poster came later: it is the last message and draws from its own generator, so the
+    # earlier messages' ids and dates and the hash list's random rows stay as they were.
+    text_poster = _p(
+        "match",
+        "poster whose text (read by OCR) matches a banked text",
+        ["look what they posted 👀"],
+        image=("text", 0),
+    )
+    text_poster_rng = random.Random(SEED + 1)
+    posts.append(text_poster)
     start = datetime(2026, 10, 1, 9, 0, 0)
     messages: list[dict[str, Any]] = [
         {
@@ -833,10 +897,11 @@ def build(out: Path) -> dict[str, Any]:
     msg_id, when, photo_no = 1, start, 0
     pin_after = 6
     for index, post in enumerate(posts):
-        msg_id += 1 + (1 if rng.random() < 0.12 else 0)  # a few gaps: deleted messages
-        when += timedelta(minutes=rng.randint(17, 190))
+        r = rng if post is not text_poster else text_poster_rng
+        msg_id += 1 + (1 if r.random() < 0.12 else 0)  # a few gaps: deleted messages
+        when += timedelta(minutes=r.randint(17, 190))
         if when.hour >= 22 or when.hour < 8:  # the channel sleeps at night
-            when = (when + timedelta(hours=11)).replace(hour=8) + timedelta(minutes=rng.randint(0, 50))
+            when = (when + timedelta(hours=11)).replace(hour=8) + timedelta(minutes=r.randint(0, 50))
         msg_text, entities = telegram_text(post["fragments"])
         msg: dict[str, Any] = {"id": msg_id, "type": "message", **_date_fields(when)}
         msg["from"] = CHANNEL_NAME
@@ -853,13 +918,17 @@ def build(out: Path) -> dict[str, Any]:
             else:
                 if kind in ("bank", "hashlist"):
                     data = reencode(posters[number], 0.9, 60 if kind == "bank" else 70)
+                    size = (round(POSTER_SIZE * 0.9),) * 2
+                elif kind == "text":
+                    data = reencode(draw_text_poster(), 1.0, 85)
+                    size = OCR_POSTER_SIZE
                 else:
                     data = reencode(draw_unrelated(), 1.0, 80)
+                    size = (POSTER_SIZE, POSTER_SIZE)
                 (channel / name).write_bytes(data)
-                side = round(POSTER_SIZE * (0.9 if kind != "unrelated" else 1.0))
                 msg["photo"] = name
                 msg["photo_file_size"] = len(data)
-                msg["width"], msg["height"] = side, side
+                msg["width"], msg["height"] = size
                 post["photo_name"] = name
         if post.get("document"):
             msg["file"] = "files/highland_verse_rules.txt"
@@ -868,8 +937,8 @@ def build(out: Path) -> dict[str, Any]:
             msg["mime_type"] = "text/plain"
         msg["text"] = msg_text
         msg["text_entities"] = entities
-        if rng.random() < 0.3 or index == 0:
-            msg["reactions"] = _reactions(rng, when)
+        if r.random() < 0.3 or index == 0:
+            msg["reactions"] = _reactions(r, when)
         messages.append(msg)
         entry: dict[str, Any] = {"verdict": post["expected"], "why": post["why"]}
         if "also_ok" in post:

@@ -9,6 +9,7 @@ accepted (video_md5 -> md5, raw_text -> text). Every bad line yields a Problem a
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 import charset_normalizer
 import ijson
 
-from posbon.domain import Problem, SignalType, media_kind_for
+from posbon.domain import MediaKind, Problem, SignalType, media_kind_for
 from posbon.signals.media import MediaError, media_signals
 from posbon.signals.text import MIN_LETTERS, letter_count
 from posbon.signals.urls import normalize_domain, normalize_url
@@ -347,3 +348,30 @@ __all__ = [
     "read_bank_list",
     "validate_signal",
 ]
+
+
+def logo_entries(paths: list[Path], logo_dir: Path) -> Iterator[NewEntry | Problem]:
+    """Entries for branding marks (`posbon bank add NAME --logo FILE...`): each image is copied into
+    `logo_dir` under its sha256 and found later anywhere in scanned images (posbon.media.logos)."""
+    from posbon.media.logos import LogoIndex
+
+    for top in paths:
+        if not top.exists():
+            yield Problem(str(top), None, "no such file or directory")
+            continue
+        for path in _files_under(top):
+            if media_kind_for(path) is not MediaKind.IMAGE:
+                yield Problem(str(path), None, "a logo must be an image file")
+                continue
+            try:
+                data = path.read_bytes()
+                LogoIndex().add("check", path)  # refuses a mark with too little detail to be found
+            except (OSError, ValueError) as exc:
+                yield Problem(str(path), None, f"cannot use as a logo: {exc}")
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            logo_dir.mkdir(parents=True, exist_ok=True)
+            stored = logo_dir / f"{digest}{path.suffix.lower()}"
+            if not stored.exists():
+                stored.write_bytes(data)
+            yield NewEntry(SignalType.LOGO, digest, path.name, {"file": stored.name}, None, str(path))

@@ -1,11 +1,14 @@
 """Text inside images: Tesseract OCR through tesserocr, fast on feeds where most images carry no text.
 
-For each image: sha256 of its bytes -> cache (SQLite in cache_dir) -> cheap text test (textfind) ->
-script detection (Tesseract OSD; when OSD is unsure, a first pass with `rus+eng+ara` whose letters name the
-script) -> one recognition with that script's language data (script-level models `Cyrillic`, `Arabic`,
-`Latin` when packaged, else the region's specific packs), never all ten languages at once.
-Many images are spread over a process pool, one Tesseract per process with OMP_THREAD_LIMIT=1 (Tesseract's
-own OpenMP threads oversubscribe the cores and make it several times slower).
+For each image: sha256 of its bytes -> cache (SQLite in cache_dir) -> cheap text test (textfind, on a
+480-px grey thumbnail; a JPEG is decoded at reduced size for it) -> script detection (a quick `rus+eng+ara`
+pass on a 600-px copy whose letters name the script) -> one recognition at full size with that script's
+language data (script-level models `Cyrillic`, `Arabic`, `Latin` when packaged, else the region's specific
+packs), never all ten languages at once. Tesseract's OSD is not used: it named the wrong script or none for
+13 of the 32 bench posters and cost more than the quick pass (docs/ocr.md).
+Many images are spread over a process pool started once per engine, one Tesseract per process with
+OMP_THREAD_LIMIT=1 (Tesseract's own OpenMP threads oversubscribe the cores and make it several times
+slower); the cheap test runs in the workers too, and each image is handed over as soon as it is hashed.
 
 Why tesserocr over pytesseract: see docs/ocr.md (it keeps models loaded in the process instead of starting
 a `tesseract` process that reloads them for every image).
@@ -20,8 +23,8 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +34,15 @@ from PIL import Image
 from posbon.domain import Problem
 from posbon.media.textfind import has_text
 
-PIPELINE_VERSION = "1"  # bump when the reading pipeline changes: old cache entries are then ignored
+PIPELINE_VERSION = "2"  # bump when the reading pipeline changes: old cache entries are then ignored
 TESSDATA_ENV = "POSBON_TESSDATA"  # points at a tessdata folder; a missing folder disables OCR
 MAX_OCR_SIDE = 3000  # larger images are scaled down before recognition (boxes are scaled back)
 MIN_LINE_CONFIDENCE = 30.0  # lines below this are background noise read as letters, not text
 # tesserocr hands in-memory images over without a resolution and Tesseract then misreads some of them
 # (measured: mean CER 0.27 -> 0.14 on the bench posters once a resolution is set)
 SOURCE_DPI = 300
-OSD_MIN_SCRIPT_CONF = 1.0  # below this the first pass decides the script
-FIRST_PASS = "rus+eng+ara"
+FIRST_PASS = "rus+eng+ara"  # one small model per script: its letters name the script
+FIRST_PASS_SIDE = 600  # the script-finding pass reads a copy this size (long side), not the full image
 # Per script: language data to use, best first; the first whose files are all present is taken.
 SCRIPT_PACKS: dict[str, tuple[str, ...]] = {
     "Cyrillic": ("Cyrillic", "tgk+rus+uzb_cyrl+kaz+kir", "rus"),
@@ -127,8 +130,11 @@ def ocr_available(tessdata: Path | None = None) -> str | None:
             f"Tesseract language data not found{where}: run scripts/system-deps.sh "
             "(apt-get install tesseract-ocr tesseract-ocr-rus ...); scanning without OCR"
         )
-    if not (Path(data) / "osd.traineddata").exists() and not _have(Path(data), FIRST_PASS):
-        return f"Tesseract in {data} has neither osd nor {FIRST_PASS} data: run scripts/system-deps.sh"
+    if first_pass_langs(Path(data)) is None:
+        return (
+            f"Tesseract in {data} has none of {FIRST_PASS} data: run scripts/system-deps.sh; "
+            "scanning without OCR"
+        )
     return None
 
 
@@ -148,7 +154,7 @@ def sha256_file(path: Path) -> str:
 
 
 class _Reader:
-    """Tesseract APIs loaded once per process and reused (loading a model costs 10 ms to 1 s)."""
+    """Tesseract APIs loaded once per process and per language set, then reused (Init costs 0.1-0.9 s)."""
 
     def __init__(self, data: Path) -> None:
         os.environ["OMP_THREAD_LIMIT"] = "1"  # before libtesseract starts its OpenMP runtime
@@ -158,15 +164,13 @@ class _Reader:
         self.data = data
         self._apis: dict[str, Any] = {}
         self.calls = 0  # recognitions run (tests count these)
+        self.first_pass = first_pass_langs(data)
 
     def api(self, lang: str) -> Any:
         api = self._apis.get(lang)
         if api is None:
             t = self._tesserocr
-            if lang == "osd":
-                api = t.PyTessBaseAPI(path=str(self.data), lang="osd", psm=t.PSM.OSD_ONLY)
-            else:
-                api = t.PyTessBaseAPI(path=str(self.data), lang=lang, psm=t.PSM.AUTO)
+            api = t.PyTessBaseAPI(path=str(self.data), lang=lang, psm=t.PSM.AUTO)
             self._apis[lang] = api
         return api
 
@@ -177,19 +181,32 @@ class _Reader:
         return None
 
     def detect_script(self, grey: Image.Image) -> str | None:
-        if not (self.data / "osd.traineddata").exists():
+        """The script of the text in `grey`, from a quick first pass with one small model per script.
+
+        Run on a copy scaled to FIRST_PASS_SIDE (about a third cheaper than full size); when that copy reads
+        as nothing, once more at full size. Tesseract's OSD was dropped: on the bench it named the right
+        script for 19/32 posters (never for Arabic script; a Tajik poster as Arabic) at the cost of a
+        full-size pass; this: 30/32, the two misses being noise posters that no pass reads.
+        """
+        if self.first_pass is None:
             return None
-        api = self.api("osd")
+        scale = FIRST_PASS_SIDE / max(grey.size)
+        if scale < 0.9:
+            small = grey.resize(
+                (max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
+                Image.Resampling.BILINEAR,
+            )
+            script = script_of(self._text(small, self.first_pass, dpi=round(SOURCE_DPI * scale)))
+            if script is not None:
+                return script
+        return script_of(self._text(grey, self.first_pass, dpi=SOURCE_DPI))
+
+    def _text(self, grey: Image.Image, lang: str, *, dpi: int) -> str:
+        api = self.api(lang)
         api.SetImage(grey)
-        api.SetSourceResolution(SOURCE_DPI)
-        osd = api.DetectOrientationScript()
-        if (
-            osd
-            and osd.get("script_name") in SCRIPT_PACKS
-            and osd.get("script_conf", 0) >= OSD_MIN_SCRIPT_CONF
-        ):
-            return str(osd["script_name"])
-        return None
+        api.SetSourceResolution(dpi)
+        self.calls += 1
+        return str(api.GetUTF8Text() or "")
 
     def recognise(self, grey: Image.Image, lang: str, scale: float) -> list[OcrLine]:
         t = self._tesserocr
@@ -222,40 +239,32 @@ class _Reader:
             x0, y0, x1, y1 = (round(v / scale) for v in box)
             lines.append(OcrLine(text, (x0, y0, x1, y1), round(conf, 1)))
         return lines
-        for r in t.iterate_level(it, t.RIL.TEXTLINE):
-            try:
-                text = (r.GetUTF8Text(t.RIL.TEXTLINE) or "").strip()
-                box = r.BoundingBox(t.RIL.TEXTLINE)
-            except RuntimeError:  # tesserocr raises for an empty line
-                continue
-            if not text or box is None:
-                continue
-            conf = float(r.Confidence(t.RIL.TEXTLINE))
-            if conf < MIN_LINE_CONFIDENCE or not any(ch.isalnum() for ch in text):
-                continue
-            x0, y0, x1, y1 = (round(v / scale) for v in box)
-            lines.append(OcrLine(text, (x0, y0, x1, y1), round(conf, 1)))
-        return lines
 
     def read(self, path: Path, max_pixels: int, *, check_text: bool = True) -> OcrResult | None:
         t0 = time.perf_counter()
+        if check_text and _is_jpeg(path):
+            # JPEG: the test decodes at reduced size (draft); the full decode only for images with text
+            if not has_text(_checked_path(path, max_pixels)):
+                return None
+            check_text = False
         grey, scale = _load_grey(path, max_pixels)
-        if check_text and not has_text(grey):
+        if check_text and not has_text(grey):  # the one full decode serves the test and the OCR
             return None
         script = self.detect_script(grey)
+        pack = self.pack_for(script) if script else None
         used: list[str] = []
         lines: list[OcrLine] = []
-        if script is None and _have(self.data, FIRST_PASS):
-            # OSD unsure (short or Arabic-script text often): a first pass with one small model per script
-            lines = self.recognise(grey, FIRST_PASS, scale)
-            used.append(FIRST_PASS)
-            script = script_of(" ".join(ln.text for ln in lines))
-        pack = self.pack_for(script) if script else None
         if pack is not None:
             lines = self.recognise(grey, pack, scale)
             used.append(pack)
         text = "\n".join(ln.text for ln in lines)
         return OcrResult(text, tuple(lines), tuple(used), round(time.perf_counter() - t0, 4))
+
+
+def first_pass_langs(data: Path) -> str | None:
+    """The script-finding pass's language data: FIRST_PASS, or those of its packs that are installed."""
+    have = [lang for lang in FIRST_PASS.split("+") if _have(data, lang)]
+    return "+".join(have) if have else None
 
 
 def script_of(text: str) -> str | None:
@@ -271,6 +280,26 @@ def script_of(text: str) -> str | None:
     return best if counts[best] else None
 
 
+def _is_jpeg(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(3) == b"\xff\xd8\xff"
+    except OSError:
+        return False  # _load_grey reports it
+
+
+def _checked_path(path: Path, max_pixels: int) -> Path:
+    """`path` when it opens as an image within `max_pixels`; else ImageUnreadable (one line)."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ImageUnreadable(f"{path.name}: not a readable image ({exc.__class__.__name__})") from None
+    if w * h > max_pixels:
+        raise ImageUnreadable(f"{path.name}: image is {w}x{h} pixels, over the {max_pixels} limit; not read")
+    return path
+
+
 def _load_grey(path: Path, max_pixels: int) -> tuple[Image.Image, float]:
     try:
         with Image.open(path) as img:
@@ -280,15 +309,18 @@ def _load_grey(path: Path, max_pixels: int) -> tuple[Image.Image, float]:
                     f"{path.name}: image is {w}x{h} pixels, over the {max_pixels} limit; not read"
                 )
             img.seek(0)  # first frame of a GIF/multi-page TIFF
-            rgba = img.convert("RGBA")
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                # transparent areas become white, as a viewer shows them
+                rgba = img.convert("RGBA")
+                flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                flat.alpha_composite(rgba)
+                grey = flat.convert("L")
+            else:
+                grey = img.convert("L")
     except ImageUnreadable:
         raise
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise ImageUnreadable(f"{path.name}: not a readable image ({exc.__class__.__name__})") from None
-    # transparent areas become white, as a viewer shows them
-    flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    flat.alpha_composite(rgba)
-    grey = flat.convert("L")
     scale = 1.0
     if max(grey.size) > MAX_OCR_SIDE:
         scale = MAX_OCR_SIDE / max(grey.size)
@@ -375,12 +407,15 @@ class OcrEngine:
         return True, OcrResult.from_json(row[0]) if row[0] is not None else None
 
     def _store(self, digest: str, result: OcrResult | None) -> None:
-        if self._db is None:
+        self._store_many([(digest, result)])
+
+    def _store_many(self, results: Sequence[tuple[str, OcrResult | None]]) -> None:
+        if self._db is None or not results:
             return
-        with self._db:
-            self._db.execute(
+        with self._db:  # one transaction: one disk sync for the whole batch
+            self._db.executemany(
                 "INSERT OR REPLACE INTO ocr (key, result) VALUES (?, ?)",
-                (self._key(digest), result.to_json() if result is not None else None),
+                [(self._key(d), r.to_json() if r is not None else None) for d, r in results],
             )
 
     def _count(self, result: OcrResult | None) -> None:
@@ -402,10 +437,16 @@ class OcrEngine:
         return result
 
     def read_images(self, paths: Sequence[Path]) -> dict[Path, OcrResult | None]:
-        """Text in many images, in parallel across cores; identical files are read once."""
+        """Text in many images, in parallel across cores; identical files are read once.
+
+        Each new image is handed to the pool as soon as its hash is known, so hashing overlaps reading;
+        results are written to the cache in one transaction at the end.
+        """
         self.problems = []
         out: dict[Path, OcrResult | None] = {}
         todo: dict[str, list[Path]] = {}
+        pending: dict[str, Future[tuple[str, str | None]]] = {}
+        pool = self._pool_for(len(paths))
         for p in paths:
             try:
                 digest = sha256_file(p)
@@ -413,38 +454,43 @@ class OcrEngine:
                 self.problems.append(Problem(str(p), None, f"cannot read file ({exc.strerror or exc})"))
                 out[p] = None
                 continue
+            if digest in todo:
+                todo[digest].append(p)
+                continue
             hit, cached = self._cached(digest)
             if hit:
                 out[p] = cached
-            else:
-                todo.setdefault(digest, []).append(p)
-        jobs = [(digest, group[0]) for digest, group in todo.items()]
-        for (digest, first), (status, payload) in zip(
-            jobs, self._run(first for _, first in jobs), strict=True
-        ):
+                continue
+            todo[digest] = [p]
+            if pool is not None:
+                pending[digest] = pool.submit(_read_in_worker, str(p), str(self.tessdata), self.max_pixels)
+        fresh: list[tuple[str, OcrResult | None]] = []
+        for digest, group in todo.items():
+            future = pending.get(digest)
+            status, payload = (
+                future.result()
+                if future is not None
+                else _read_in_worker(str(group[0]), str(self.tessdata), self.max_pixels)
+            )
             if status == "error":
-                self.problems.append(Problem(str(first), None, payload or "unreadable image"))
+                self.problems.append(Problem(str(group[0]), None, payload or "unreadable image"))
                 result = None
             else:
                 result = OcrResult.from_json(payload) if payload is not None else None
                 self._count(result)
-                self._store(digest, result)
-            for p in todo[digest]:
+                fresh.append((digest, result))
+            for p in group:
                 out[p] = result
+        self._store_many(fresh)
         return {p: out[p] for p in paths}
 
-    def _run(self, firsts: Iterator[Path]) -> list[tuple[str, str | None]]:
-        items = [str(p) for p in firsts]
-        if len(items) <= 1 or self.workers == 1:
-            return [_read_in_worker(p, str(self.tessdata), self.max_pixels) for p in items]
+    def _pool_for(self, n_paths: int) -> ProcessPoolExecutor | None:
+        """The engine's one process pool (started on first use, kept until close), or None for in-process."""
+        if n_paths <= 1 or self.workers == 1:
+            return None
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init)
-        n = len(items)
-        return list(
-            self._pool.map(
-                _read_in_worker, items, [str(self.tessdata)] * n, [self.max_pixels] * n, chunksize=1
-            )
-        )
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
