@@ -200,3 +200,19 @@ def test_killed_scan_resumes_without_duplicates(tmp_path: Path) -> None:
     db = sqlite3.connect(db_path)
     assert db.execute("select count(*) from items").fetchone()[0] == n
     assert db.execute("select count(distinct source || '/' || external_id) from items").fetchone()[0] == n
+
+
+def test_a_rotated_repost_matches_only_with_rotations(tmp_path: Path) -> None:
+    bank = bank_setup(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(bank / "poster.png").convert("RGB").rotate(90, expand=True).save(
+        folder / "turned.jpg", quality=85
+    )
+    plain_out, turned_out = tmp_path / "plain.jsonl", tmp_path / "turned.jsonl"
+    assert posbon("scan", str(folder), "--no-ocr", "--json", str(plain_out))[0] == 0
+    assert json.loads(plain_out.read_text())["verdict"] == "clear"
+    assert posbon("scan", str(folder), "--no-ocr", "--rotations", "--json", str(turned_out))[0] == 0
+    record = json.loads(turned_out.read_text())
+    assert record["verdict"] == "match"
+    assert any(e.get("origin", "").startswith("turned.jpg#rot") for e in record["evidence"])

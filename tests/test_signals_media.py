@@ -7,6 +7,7 @@ from threatexchange.signal_type.md5 import VideoMD5Signal
 from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_file
 
 from posbon.domain import MediaKind, SignalType
+from posbon.match.pdq import hamming_distance
 from posbon.signals import media
 from posbon.signals.media import MediaError, media_signals
 
@@ -71,3 +72,58 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 60_000)
     with pytest.raises(MediaError, match=r"image too large: 256x256 pixels"):
         media_signals(path, MediaKind.IMAGE)
+
+
+def _pdq_values(path: Path, **options: bool) -> dict[str, str]:
+    return {
+        s.origin: s.value
+        for s in media_signals(path, MediaKind.IMAGE, **options)
+        if s.signal_type == SignalType.PDQ
+    }
+
+
+def _closest(original: str, candidates: dict[str, str]) -> tuple[int, str]:
+    return min((hamming_distance(original, value), origin) for origin, value in candidates.items())
+
+
+def test_rotated_image_matches_only_with_rotations(tmp_path: Path) -> None:
+    original = _textured(tmp_path / "poster.png", seed=3)
+    rotated = tmp_path / "rotated.png"
+    with Image.open(original) as image:
+        image.transpose(Image.Transpose.ROTATE_90).save(rotated)
+    banked = _pdq_values(original)[""]
+    plain = _pdq_values(rotated)
+    assert list(plain) == [""]  # no bars, no rotations: just the plain hash
+    assert hamming_distance(banked, plain[""]) > 31
+    with_rotations = _pdq_values(rotated, rotations=True)
+    assert len(with_rotations) == 8 and with_rotations[""] == plain[""]
+    distance, origin = _closest(banked, with_rotations)
+    assert distance <= 31 and origin.startswith("rot")
+
+
+def test_letterboxed_image_matches_through_unletterboxing(tmp_path: Path) -> None:
+    original = _textured(tmp_path / "poster.png", seed=4)
+    boxed = tmp_path / "boxed.jpg"
+    with Image.open(original) as image:
+        frame = Image.new("RGB", (256, 400), (0, 0, 0))  # black bars top and bottom, as a phone repost
+        frame.paste(image, (0, 72))
+        frame.save(boxed, quality=90)
+    banked = _pdq_values(original)[""]
+    without = _pdq_values(boxed, unletterbox=False)
+    assert list(without) == [""] and hamming_distance(banked, without[""]) > 31
+    found = _pdq_values(boxed)
+    assert set(found) == {"", "unletterboxed"}
+    assert hamming_distance(banked, found["unletterboxed"]) <= 31
+    white = tmp_path / "white.png"
+    with Image.open(original) as image:
+        frame = Image.new("RGB", (400, 256), (255, 255, 255))  # white pillarbox
+        frame.paste(image, (72, 0))
+        frame.save(white)
+    assert hamming_distance(banked, _pdq_values(white)["unletterboxed"]) <= 31
+
+
+def test_uniform_image_is_not_cut_to_nothing() -> None:
+    assert media.unletterboxed(np.zeros((100, 100, 3), dtype=np.uint8)) is None
+    stripe = np.zeros((100, 100, 3), dtype=np.uint8)
+    stripe[:, 45:55] = 200  # a thin stripe: cutting would leave less than 20% of the width
+    assert media.unletterboxed(stripe) is None

@@ -110,6 +110,9 @@ def scan(
     ocr: Annotated[
         bool, typer.Option("--ocr/--no-ocr", help="Read text inside images and video keyframes (Tesseract).")
     ] = True,
+    rotations: Annotated[
+        bool, typer.Option("--rotations", help="Also match rotated and mirrored copies of images (slower).")
+    ] = False,
 ) -> None:
     """Scan post exports: every post gets a verdict (match, review, clear), a risk and its evidence.
 
@@ -153,7 +156,14 @@ def scan(
 
         try:
             summary = run_scan(
-                store, settings, paths, fmt=fmt, on_item=on_item, on_problem=on_problem, ocr=ocr
+                store,
+                settings,
+                paths,
+                fmt=fmt,
+                on_item=on_item,
+                on_problem=on_problem,
+                ocr=ocr,
+                rotations=rotations,
             )
         except StoreError as exc:
             err.print(f"[red]error:[/red] {exc}")
@@ -541,9 +551,6 @@ def match_command(
         raise typer.Exit(EXIT_SKIPPED if problems else EXIT_OK)
     from posbon.match.banklist import _files_under
 
-    hash_options = {"rotations": True} if rotations and _accepts(media_signals, "rotations") else {}
-    if rotations and not hash_options:
-        err.print("[cyan]note:[/cyan] --rotations is not supported by this version's hashing; ignored")
     for top in paths or []:
         if not top.exists():
             problems += 1
@@ -551,7 +558,7 @@ def match_command(
             continue
         for path in _files_under(top):
             try:
-                signals = media_signals(path, media_kind_for(path), **hash_options)
+                signals = media_signals(path, media_kind_for(path), rotations=rotations)
             except MediaError as exc:
                 problems += 1
                 _say_problem(Problem(str(path), None, str(exc)))
@@ -560,15 +567,6 @@ def match_command(
             found = matcher.match(queries)
             _print_match(_match_line(str(path), found, key="file"), json_out)
     raise typer.Exit(EXIT_SKIPPED if problems else EXIT_OK)
-
-
-def _accepts(function: object, parameter: str) -> bool:
-    import inspect
-
-    try:
-        return parameter in inspect.signature(function).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _print_match(line: dict[str, object], json_out: bool) -> None:

@@ -48,6 +48,9 @@ DIHEDRAL: dict[str, Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]] = 
 BAR_TOLERANCE = 24
 BAR_MIN_FRACTION = 0.02
 BAR_MIN_CONTENT = 0.2
+# An extra signal below this PDQ quality (threatexchange's recommended floor) is dropped: a near-uniform
+# crop or transform matches too much. The plain hash is always returned, with its quality, as before.
+EXTRA_MIN_QUALITY = 50
 
 
 class MediaError(Exception):
@@ -62,7 +65,8 @@ def media_signals(
     Images: PDQ (with its quality, 0..100) and the MD5 of the file's bytes, then the extra PDQ signals:
     with `unletterbox`, one for the image without its uniform edge bars if it has any (origin
     "unletterboxed"); with `rotations`, one per other dihedral transform (origin "rot90", "rot180",
-    "rot270", "mirror", "flip", "transpose", "transverse"; a value equal to an earlier one is left out).
+    "rot270", "mirror", "flip", "transpose", "transverse"). An extra value equal to an earlier one, or of
+    PDQ quality below EXTRA_MIN_QUALITY, is left out.
     Videos and other files: the MD5 of the bytes (threatexchange's VideoMD5Signal).
     `origin` of the plain PDQ and the MD5 is "" for the caller to set; a caller that sets its own origin
     should keep the extra signals' origin as a suffix (e.g. "photo.jpg#rot90").
@@ -100,7 +104,7 @@ def _image_signals(path: Path, *, rotations: bool, unletterbox: bool) -> list[Si
         for origin, array in extra:
             vector, extra_quality = pdqhash.compute(np.ascontiguousarray(array))
             value = _hex(vector)
-            if value not in seen:  # a symmetric image gives the same hash twice
+            if value not in seen and extra_quality >= EXTRA_MIN_QUALITY:  # symmetric images repeat hashes
                 seen.add(value)
                 signals.append(Signal(SignalType.PDQ, value, quality=int(extra_quality), origin=origin))
     except Exception as exc:  # pdqhash on a degenerate image (e.g. 1 x 1); not a bug of ours
