@@ -7,22 +7,26 @@ calls that change state need the session's CSRF token in `X-CSRF-Token`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from posbon.web.app import WebState
-from posbon.web.auth import Reviewer, Viewer
-from posbon.web.services import OrderView, ReviewError, aware
+from posbon.web.auth import AuthFirstRoute, Reviewer, Viewer
+from posbon.web.services import MAX_ROW_ID, OrderView, ReviewError, aware
 from posbon.web.views import item_view
 
-router = APIRouter(prefix="/api/v1", tags=["review"])
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+
+router = APIRouter(prefix="/api/v1", tags=["review"], route_class=AuthFirstRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid API key or session"},
     403: {"description": "Role too low, or CSRF token missing (cookie auth)"},
 }
+# Routes with a JSON body: FastAPI answers 400 when the body cannot be decoded at all (e.g. not UTF-8).
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 400: {"description": "The body could not be read"}}
 
 
 class QueueEntryOut(BaseModel):
@@ -281,7 +285,11 @@ def get_item(
     "/items/{item_id}/decisions",
     response_model=DecisionOut,
     status_code=201,
-    responses={**ERRORS, 404: {"description": "No such item"}, 409: {"description": "Refused by the rules"}},
+    responses={
+        **BODY_ERRORS,
+        404: {"description": "No such item"},
+        409: {"description": "Refused by the rules"},
+    },
 )
 def post_decision(
     request: Request,
@@ -308,7 +316,7 @@ def post_decision(
     response_model=AppealOut,
     status_code=201,
     responses={
-        **ERRORS,
+        **BODY_ERRORS,
         404: {"description": "No such decision"},
         409: {"description": "Refused by the rules"},
     },
@@ -316,7 +324,7 @@ def post_decision(
 def post_appeal(
     request: Request,
     principal: Reviewer,
-    decision_id: int,
+    decision_id: RowId,
     body: AppealIn,
 ) -> AppealOut:
     """Record a complaint against a decision: the item goes back to the queue for a different reviewer."""
@@ -333,12 +341,12 @@ def post_appeal(
 @router.post(
     "/appeals/{appeal_id}/resolution",
     response_model=AppealOut,
-    responses={**ERRORS, 409: {"description": "Refused by the rules (e.g. the original reviewer)"}},
+    responses={**BODY_ERRORS, 409: {"description": "Refused by the rules (e.g. the original reviewer)"}},
 )
 def post_appeal_resolution(
     request: Request,
     principal: Reviewer,
-    appeal_id: int,
+    appeal_id: RowId,
     body: AppealResolutionIn,
 ) -> AppealOut:
     """Uphold or reverse a decision under appeal (a reviewer other than the one who decided)."""
@@ -355,7 +363,11 @@ def post_appeal_resolution(
     "/items/{item_id}/orders",
     response_model=OrderOut,
     status_code=201,
-    responses={**ERRORS, 404: {"description": "No such item"}, 409: {"description": "Refused by the rules"}},
+    responses={
+        **BODY_ERRORS,
+        404: {"description": "No such item"},
+        409: {"description": "Refused by the rules"},
+    },
 )
 def post_order(
     request: Request,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import mimetypes
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from posbon.web.app import WebState, render
 from posbon.web.auth import ROLES, Admin, Reviewer, Viewer
-from posbon.web.services import ReviewError
+from posbon.web.services import MAX_ROW_ID, ReviewError
 from posbon.web.views import item_view, media_file
+
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 
 router = APIRouter(include_in_schema=False)
 
@@ -206,7 +208,7 @@ def order_form(
 def order_action_form(
     request: Request,
     principal: Reviewer,
-    order_id: int,
+    order_id: RowId,
     action: str = Form("remove", pattern="^(remove|geo_block)$"),
 ) -> Response:
     """Act on a removal order (remove or geo-block): recorded as a decision tied to the order."""
@@ -223,7 +225,7 @@ def order_action_form(
 def appeal_form(
     request: Request,
     principal: Reviewer,
-    decision_id: int,
+    decision_id: RowId,
     complaint: str = Form(..., min_length=1, max_length=5000),
 ) -> Response:
     services = _web(request).services
@@ -242,7 +244,7 @@ def appeal_form(
 def resolve_form(
     request: Request,
     principal: Reviewer,
-    appeal_id: int,
+    appeal_id: RowId,
     outcome: str = Form(..., pattern="^(upheld|reversed)$"),
     reason: str = Form(..., min_length=1, max_length=5000),
 ) -> Response:
