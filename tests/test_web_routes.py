@@ -16,7 +16,7 @@ from test_web_support import build, client, login
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/"), ("GET", "/favicon.ico")}
 PARAMS = {"item_id": "no-such-item", "decision_id": "999999", "appeal_id": "999999", "order_id": "999999"}
-PARAMS |= {"index": "0", "name": "swagger-ui.css"}
+PARAMS |= {"index": "0", "name": "swagger-ui.css", "notice_id": "999999", "delivery_id": "999999"}
 
 
 def required_role(route: APIRoute) -> str | None:

@@ -381,6 +381,7 @@ def purge_command(
 ) -> None:
     """Delete items past the retention period, except removed content under 6 months old (Art. 6) and items
     with open orders, appeals or second reviews. Audited (counts only)."""
+    from posbon.platform.notices import purge_notice_contacts
     from posbon.review import active_policy, purge
 
     store = _open_store(state.settings())
@@ -390,6 +391,12 @@ def purge_command(
         f"{r.older} items older than {r.cutoff:%Y-%m-%d}: {verb} {r.purged}; kept {r.kept_removed} removed "
         f"under the retention of removed content, {r.kept_open} with open orders, appeals or second reviews."
     )
+    if not dry_run:
+        erased = purge_notice_contacts(store)
+        if erased:
+            out.print(
+                f"Erased the contact details of {erased} notifiers whose notices were decided long ago."
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,22 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from posbon.platform.webhooks import DecisionRecorded, DecisionReversed, enqueue_event
 from posbon.policy import RESTRICTING_ACTIONS, Policy
 from posbon.review import audit
 from posbon.review.accounts import require_decider
 from posbon.review.queue import entry_for, exclude
 from posbon.review.session import ReviewError, aware, now_utc, write_session
-from posbon.review.sor import SOURCE_ORDER, SOURCE_VOLUNTARY, build_statement
+from posbon.review.sor import (
+    SOURCE_NOTICE,
+    SOURCE_ORDER,
+    SOURCE_TRUSTED_FLAGGER,
+    SOURCE_VOLUNTARY,
+    build_statement,
+)
 from posbon.store import Store
 from posbon.store.models import ItemRow
+from posbon.store.platform_models import NoticeRow
 from posbon.store.review_models import AppealRow, DecisionRow, RemovalOrderRow, StatementOfReasonsRow
 
 SYSTEM_ACTOR = "posbon"
@@ -136,7 +144,7 @@ def _decide_in(
         second_review_of=first.id if first is not None else None,
         status=status,
         territorial_scope=sorted(territorial_scope or policy.territorial_scope) if restricting else [],
-        source_type=SOURCE_ORDER if order is not None else SOURCE_VOLUNTARY,
+        source_type=SOURCE_ORDER if order is not None else _notice_source(s, item_id),
         removal_order_id=order.id if order is not None else None,
         item_source=item.source,
         item_language=item.language,
@@ -182,6 +190,7 @@ def _decide_in(
             "reason": reason,
         },
     )
+    enqueue_event(s, DecisionRecorded(decision.id, sor_id))
     return decision
 
 
@@ -337,6 +346,7 @@ def resolve_appeal(store: Store, appeal_id: int, *, reviewer: str, upheld: bool,
                     "appeal_id": appeal_id,
                 },
             )
+            enqueue_event(s, DecisionReversed(decision.id, appeal_id))
     return row
 
 
@@ -507,3 +517,16 @@ def decisions_for(store: Store, item_id: str) -> list[DecisionRow]:
                 select(DecisionRow).where(DecisionRow.item_id == item_id).order_by(DecisionRow.id)
             ).all()
         )
+
+
+def _notice_source(s: Session, item_id: str) -> str:
+    """What brought the item to a decision, for the statement of reasons: a notice (Art. 16), a trusted
+    flagger's notice (Art. 22), or posbon's own detection (voluntary)."""
+    trusted = s.scalars(
+        select(NoticeRow.trusted).where(
+            NoticeRow.item_id == item_id, NoticeRow.status.in_(("open", "queued"))
+        )
+    ).all()
+    if not trusted:
+        return SOURCE_VOLUNTARY
+    return SOURCE_TRUSTED_FLAGGER if any(trusted) else SOURCE_NOTICE

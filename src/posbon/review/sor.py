@@ -40,6 +40,8 @@ DETECTION_WORDS = {
 }
 SOURCE_ORDER = "SOURCE_TYPE_OTHER_NOTIFICATION"
 SOURCE_VOLUNTARY = "SOURCE_VOLUNTARY"
+SOURCE_NOTICE = "SOURCE_ARTICLE_16"  # a notice under DSA Art. 16
+SOURCE_TRUSTED_FLAGGER = "SOURCE_TRUSTED_NOTIFIER"  # ... from a trusted flagger (Art. 22)
 
 
 def content_types(item: ItemRow) -> tuple[list[str], str | None]:

@@ -180,9 +180,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     from posbon.web.api import router as api_router
     from posbon.web.pages import router as pages_router
+    from posbon.web.platform_api import router as platform_router
 
     app.include_router(pages_router)
     app.include_router(api_router)
+    app.include_router(platform_router)
     return app
 
 
