@@ -3,7 +3,7 @@
 # script-level models used for the first pass, the headers tesserocr compiles against, and fonts
 # for the generated test posters. Idempotent; never fails the build when apt is unavailable.
 set -u
-PACKAGES=(tesseract-ocr tesseract-ocr-osd tesseract-ocr-tgk tesseract-ocr-uzb tesseract-ocr-uzb-cyrl tesseract-ocr-rus tesseract-ocr-fas tesseract-ocr-pus tesseract-ocr-ara tesseract-ocr-eng tesseract-ocr-kaz tesseract-ocr-kir tesseract-ocr-script-cyrl tesseract-ocr-script-arab tesseract-ocr-script-latn libtesseract-dev libleptonica-dev pkg-config g++ fonts-noto-core fonts-dejavu-core chromium)
+PACKAGES=(tesseract-ocr tesseract-ocr-osd tesseract-ocr-tgk tesseract-ocr-uzb tesseract-ocr-uzb-cyrl tesseract-ocr-rus tesseract-ocr-fas tesseract-ocr-pus tesseract-ocr-ara tesseract-ocr-eng tesseract-ocr-kaz tesseract-ocr-kir tesseract-ocr-script-cyrl tesseract-ocr-script-arab tesseract-ocr-script-latn libtesseract-dev libleptonica-dev pkg-config g++ fonts-noto-core fonts-dejavu-core chromium cmake libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev libavfilter-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

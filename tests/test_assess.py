@@ -70,3 +70,13 @@ def test_assessment_refuses_a_verdict_without_evidence() -> None:
 def test_evidence_round_trips_through_dict() -> None:
     e = Evidence(kind="indicator", detail="d", span=(3, 9), matched_text="abc", weight=0.25)
     assert Evidence.from_dict(e.to_dict()) == e
+
+
+def test_media_similarity_is_not_graded_by_text_thresholds() -> None:
+    video = Evidence(kind="bank_match", signal_type="vpdq", bank="v", entry_id=3, similarity=0.85)
+    logo = Evidence(kind="bank_match", signal_type="logo", bank="v", entry_id=4, similarity=0.7, weight=0.9)
+    strict_text = AssessPolicy(text_match=0.95, bank_text_match={"v": 0.99})
+    a = assess([video, logo], strict_text)
+    assert a.verdict is Verdict.MATCH
+    assert {e.kind for e in a.evidence} == {"bank_match"}
+    assert [e.weight for e in a.evidence if e.signal_type == "logo"] == [0.9]

@@ -504,10 +504,11 @@ def match_command(
     """
     import json
 
-    from posbon.domain import Signal, SignalType, media_kind_for
+    from posbon.domain import MediaKind, Signal, SignalType, media_kind_for
     from posbon.match.banklist import InvalidEntry, validate_signal
     from posbon.match.matcher import Matcher
     from posbon.signals.media import MediaError, media_signals
+    from posbon.signals.video import video_signals, vpdq_unavailable
 
     if bool(paths) == (hashes is not None):
         err.print("[red]error:[/red] give media PATHs, or --signal-type with --hashes FILE (not both)")
@@ -557,8 +558,11 @@ def match_command(
             _say_problem(Problem(str(top), None, "no such file or directory"))
             continue
         for path in _files_under(top):
+            media_kind = media_kind_for(path)
             try:
-                signals = media_signals(path, media_kind_for(path), rotations=rotations)
+                signals = media_signals(path, media_kind, rotations=rotations)
+                if media_kind is MediaKind.VIDEO and vpdq_unavailable() is None:
+                    signals += video_signals(path)
             except MediaError as exc:
                 problems += 1
                 _say_problem(Problem(str(path), None, str(exc)))

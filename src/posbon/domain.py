@@ -129,6 +129,7 @@ class SignalType(StrEnum):
     URL = "url"  # a normalised URL; matched exactly
     DOMAIN = "domain"  # a host name; matches any URL on it or its subdomains
     LOGO = "logo"  # a branding mark (logo, watermark): sha256 of its image, kept in DATA_DIR/logos
+    VPDQ = "vpdq"  # a video's PDQ hash per second, in threatexchange's serialised form (signals/video.py)
 
 
 @dataclass(frozen=True)

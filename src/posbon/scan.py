@@ -37,6 +37,7 @@ from posbon.media.logos import LogoIndex
 from posbon.media.reading import MediaReader, MediaText
 from posbon.privacy import Pseudonymizer
 from posbon.review import active_policy, sync_queue
+from posbon.rules import apply_rules
 from posbon.settings import Settings
 from posbon.signals.media import MediaError, media_signals
 from posbon.signals.text import text_signal
@@ -418,6 +419,8 @@ def run_scan(
         flush()
         # flagged items wait for a human in the review queue, prioritised under the active policy
         sync_queue(store, active_policy(store))
+        # enforcement and routing rules in force (shadow: logged only; live: act) see the scanned items
+        apply_rules(store, summary.item_ids)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

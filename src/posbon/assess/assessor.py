@@ -41,13 +41,14 @@ def _classify(e: Evidence, policy: AssessPolicy) -> Evidence:
         weight = 0.5 * (1.0 - (e.distance - pdq_match) / max(1, policy.pdq_review - pdq_match + 1))
         detail = f"{e.detail}; above the match threshold {pdq_match}, close enough for a human look"
         return replace(e, kind=NEAR_MATCH, weight=round(max(0.2, weight), 4), detail=detail)
-    if e.similarity is not None and e.similarity < text_match:
+    is_text = e.signal_type == "text"
+    if is_text and e.similarity is not None and e.similarity < text_match:
         detail = f"{e.detail}; below the match threshold {text_match}, close enough for a human look"
         return replace(e, kind=NEAR_MATCH, weight=round(min(0.5, e.similarity), 4), detail=detail)
     if e.distance is not None:  # PDQ inside the match threshold: closer is surer
         detail = f"{e.detail} (match threshold {pdq_match})"
         return replace(e, weight=round(1.0 - 0.2 * e.distance / max(1, pdq_match), 4), detail=detail)
-    if e.similarity is not None:
+    if is_text and e.similarity is not None:
         return replace(e, weight=round(0.75 + 0.25 * e.similarity, 4))
     return e
 

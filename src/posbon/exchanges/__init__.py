@@ -14,6 +14,7 @@ from typing import Any
 from posbon.domain import Problem
 from posbon.exchanges.base import Batch, Exchange, ExchangeError, describe_error, load_config, redacted_logs
 from posbon.exchanges.file import FileExchange
+from posbon.exchanges.ncmec import NCMECExchange
 from posbon.exchanges.stopncii import StopNCIIExchange
 from posbon.exchanges.tat import TatExchange
 from posbon.exchanges.threatexchange import ThreatExchangeExchange
@@ -23,6 +24,7 @@ EXCHANGES: dict[str, type[Exchange]] = {
     "tat": TatExchange,
     "threatexchange": ThreatExchangeExchange,
     "stopncii": StopNCIIExchange,
+    "ncmec": NCMECExchange,
     "file": FileExchange,
 }
 

@@ -25,6 +25,7 @@ from posbon.domain import MediaKind, Problem, SignalType, media_kind_for
 from posbon.signals.media import MediaError, media_signals
 from posbon.signals.text import MIN_LETTERS, letter_count
 from posbon.signals.urls import normalize_domain, normalize_url
+from posbon.signals.video import VideoHashUnavailable, video_signals, vpdq_unavailable
 from posbon.text.normalize import normalize
 
 PDQ_MIN_QUALITY = 50  # threatexchange's PdqSignal.QUALITY_THRESHOLD
@@ -38,6 +39,7 @@ SIGNAL_TYPE_NAMES: dict[str, SignalType] = {
     "raw_text": SignalType.TEXT,
     "url": SignalType.URL,
     "domain": SignalType.DOMAIN,
+    "vpdq": SignalType.VPDQ,
 }
 _FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _SNIFF_BYTES = 64 * 1024
@@ -75,6 +77,8 @@ def validate_signal(signal_type: SignalType, raw: str) -> tuple[str, str | None]
         if len(value) != 32 or not all(c in "0123456789abcdef" for c in value):
             raise _Invalid(f"md5 hash must be 32 hex characters, got {_show(raw)}")
         return value, None
+    if signal_type == SignalType.VPDQ:
+        return _canonical_vpdq(text), None
     if signal_type == SignalType.URL:
         url = normalize_url(text)
         if url is None:
@@ -90,6 +94,24 @@ def validate_signal(signal_type: SignalType, raw: str) -> tuple[str, str | None]
     if letters < MIN_LETTERS:
         raise _Invalid(f"text too short to fingerprint: {letters} letters, need {MIN_LETTERS}")
     return normalized, raw
+
+
+def _canonical_vpdq(text: str) -> str:
+    """threatexchange's serialised vPDQ, re-serialised by threatexchange (one spelling per video)."""
+    reason = vpdq_unavailable()
+    if reason is not None:
+        raise _Invalid(f"cannot bank a vpdq hash: {reason}")
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq, vpdq_to_json
+
+    try:
+        features = json_to_vpdq(text)
+    except (ValueError, TypeError, AttributeError):
+        features = None
+    if not features:
+        raise _Invalid(
+            f'vpdq hash must be a JSON list of "pdq_hex,quality,seconds" frames, got {_show(text)}'
+        )
+    return str(vpdq_to_json(features))
 
 
 def _show(value: str) -> str:
@@ -281,8 +303,11 @@ def entries_from_files(paths: list[Path]) -> Iterator[NewEntry | Problem]:
     """Entries fingerprinting files, for `posbon bank add`; directories are walked (hidden files skipped).
 
     Images -> PDQ and MD5 (label = file name; an image whose PDQ quality is below 50 gets a Problem and
-    only its MD5 is banked); videos and other files -> MD5; .txt files -> one text entry for the whole file.
+    only its MD5 is banked); videos -> MD5 and vPDQ (when vpdq is not installed, or the video cannot be
+    fingerprinted, a Problem says so (once, for a missing vpdq) and the MD5 is still banked); other files ->
+    MD5; .txt files -> one text entry for the whole file.
     """
+    told_unavailable = False
     for top in paths:
         if not top.exists():
             yield Problem(str(top), None, "no such file or directory")
@@ -298,6 +323,19 @@ def entries_from_files(paths: list[Path]) -> Iterator[NewEntry | Problem]:
             except MediaError as exc:
                 yield Problem(name, None, str(exc))
                 continue
+            if kind is MediaKind.VIDEO:
+                try:
+                    vpdq = video_signals(path)
+                    if not vpdq:
+                        message = "no video frame of PDQ quality 50 or more: banked by MD5 only, not vPDQ"
+                        yield Problem(name, None, message, note=True)
+                    signals = signals + vpdq
+                except VideoHashUnavailable as exc:
+                    if not told_unavailable:
+                        yield Problem(name, None, f"{exc}: videos are banked by MD5 only", note=True)
+                        told_unavailable = True
+                except MediaError as exc:
+                    yield Problem(name, None, f"{exc} (MD5 still banked)")
             for signal in signals:
                 if (
                     signal.signal_type == SignalType.PDQ
@@ -312,7 +350,9 @@ def entries_from_files(paths: list[Path]) -> Iterator[NewEntry | Problem]:
                     )
                     continue
                 metadata: dict[str, Any] = {"media_kind": str(kind)}
-                if signal.quality is not None:
+                if signal.signal_type == SignalType.VPDQ:
+                    metadata["vpdq_mean_quality"] = signal.quality
+                elif signal.quality is not None:
                     metadata["pdq_quality"] = signal.quality
                 yield NewEntry(signal.signal_type, signal.value, path.name, metadata, None, name)
 

@@ -11,6 +11,7 @@ from posbon.domain import BankEntry, Evidence, Signal, SignalType
 from posbon.match.pdq import DEFAULT_THRESHOLD, PdqIndex
 from posbon.match.text_index import TextIndex
 from posbon.match.url_index import UrlIndex
+from posbon.match.video_index import VideoIndex
 from posbon.signals.urls import normalize_domain
 from posbon.text.normalize import normalize
 
@@ -53,7 +54,7 @@ def _strength(evidence: Evidence) -> float:
     """Order of evidence, best first: exact hashes and URLs, then PDQ by distance, domains, text by score."""
     if evidence.signal_type == SignalType.PDQ and evidence.distance is not None:
         return 1.0 - evidence.distance / 256
-    if evidence.signal_type == SignalType.TEXT and evidence.similarity is not None:
+    if evidence.signal_type in (SignalType.TEXT, SignalType.VPDQ) and evidence.similarity is not None:
         return evidence.similarity
     if evidence.signal_type == SignalType.DOMAIN:
         return 0.9
@@ -62,6 +63,8 @@ def _strength(evidence: Evidence) -> float:
 
 class Matcher:
     """All banks' entries in memory: PDQ (numpy range search), MD5 and URL/domain (dicts), text (LSH).
+    Videos by vPDQ (threatexchange's VPDQIndex; a hit's `similarity` is the share of the post video's
+    frames found in the banked video).
 
     Entries whose value is malformed (e.g. a PDQ hash that is not 64 hex characters) are skipped and
     counted in `skipped`; the bank readers refuse them before they get this far.
@@ -105,6 +108,7 @@ class Matcher:
         self._md5: dict[str, list[int]] = defaultdict(list)
         self._urls = UrlIndex()
         self._text = TextIndex()
+        self._videos = VideoIndex()  # vPDQ, graded by threatexchange's frame-match percentages
         self._paragraphs: dict[int, tuple[int, int, str]] = {}  # index key -> (entry key, number, text)
         self.skipped = 0
         self._counts: Counter[str] = Counter()
@@ -127,6 +131,8 @@ class Matcher:
                 added = self._text.add(key, entry.value)
                 if added:
                     self._add_paragraphs(key, entry)
+            elif entry.signal_type == SignalType.VPDQ:
+                added = self._videos.add(key, entry.value)
             if added:
                 self._entries.append(entry)
                 self._counts[str(entry.signal_type)] += 1
@@ -179,6 +185,18 @@ class Matcher:
                     entry = self._entries[key]
                     detail = f"domain {host} is within {matched}, {self._name(entry)}"
                     found.append((key, self._evidence(entry, signal, detail), _query(signal)))
+            elif signal.signal_type == SignalType.VPDQ:
+                for video in self._videos.query(signal.value):
+                    entry = self._entries[video.key]
+                    detail = (
+                        f"video matches {self._name(entry)}: {video.query_percent:.0f}% of its frames are "
+                        f"in the banked video, {video.compared_percent:.0f}% of the banked video's frames "
+                        f"are in it (vPDQ, frames within PDQ distance 31)"
+                    )
+                    evidence = replace(
+                        self._evidence(entry, signal, detail), similarity=round(video.query_percent / 100, 4)
+                    )
+                    found.append((video.key, evidence, _query(signal)))
             elif signal.signal_type == SignalType.TEXT:
                 for hit in self._text.query(signal.value, self._text_search):
                     if hit.key in self._paragraphs:
@@ -236,6 +254,8 @@ class Matcher:
         return self.match_text_threshold
 
     def _within_allow(self, evidence: Evidence, settings: BankSettings) -> bool:
+        if evidence.signal_type == SignalType.VPDQ:  # the video index applied its own thresholds
+            return True
         if evidence.distance is not None:
             return evidence.distance <= self._pdq_limit(settings)
         if evidence.similarity is not None:
@@ -244,6 +264,8 @@ class Matcher:
 
     def _grade(self, evidence: Evidence, settings: BankSettings | None) -> Evidence | None:
         """A block-bank hit graded by its bank's own threshold; None when beyond the reach."""
+        if evidence.signal_type == SignalType.VPDQ:  # graded by the video index's frame-match percentages
+            return evidence
         if evidence.distance is not None:
             own = settings.pdq_threshold if settings is not None else None
             if own is None:
