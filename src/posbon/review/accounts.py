@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from posbon.review import audit
-from posbon.review.session import ReviewError, now_utc, write_session
+from posbon.review.session import ReviewError, aware, now_utc, write_session
 from posbon.store import Store
 from posbon.store.review_models import ApiKeyRow, UserRow
 
-ROLES = ("admin", "reviewer", "viewer")
+ROLES = ("admin", "reviewer", "viewer")  # people (web login) and API keys
+# Roles for API keys of machine clients only (the HMA-compatible match service, posbon.web.hma): `matcher`
+# may look up and hash, `curator` may also change banks. They reach no review page or review API route.
+SERVICE_ROLES = ("curator", "matcher")
+API_KEY_ROLES = ROLES + SERVICE_ROLES
 DECIDING_ROLES = frozenset({"admin", "reviewer"})
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "pbk_"
@@ -34,9 +39,9 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise ReviewError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+def _check_role(role: str, allowed: tuple[str, ...] = ROLES) -> None:
+    if role not in allowed:
+        raise ReviewError(f"role must be one of {', '.join(allowed)}, got {role!r}")
 
 
 def create_user(store: Store, username: str, password: str, role: str, *, actor: str = "cli") -> UserRow:
@@ -147,7 +152,7 @@ def create_api_key(store: Store, name: str, role: str, *, actor: str = "cli") ->
     name = name.strip()
     if not name or len(name) > 100:
         raise ReviewError("an API key needs a name of 1-100 characters")
-    _check_role(role)
+    _check_role(role, API_KEY_ROLES)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_session(store) as s:
         if s.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
@@ -155,6 +160,9 @@ def create_api_key(store: Store, name: str, role: str, *, actor: str = "cli") ->
         s.add(ApiKeyRow(name=name, key_hash=_key_hash(token), role=role, created_at=now_utc()))
         audit.append(s, actor=actor, action="apikey.create", subject=f"apikey:{name}", details={"role": role})
     return token
+
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
@@ -166,7 +174,11 @@ def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
         key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
         if key is None or key.revoked_at is not None:
             return None
-        key.last_used_at = now_utc()
+        now = now_utc()
+        last = aware(key.last_used_at)
+        # a write on every request would serialise a match API on the database: once a minute is enough
+        if last is None or now - last >= LAST_USED_GRANULARITY:
+            key.last_used_at = now
     return key
 
 

@@ -249,38 +249,55 @@ class Store:
         added = existing = 0
         with self.session() as s:
             seen: set[str] = set()
+            batch: list[tuple[str, EntrySpec]] = []
+
+            def flush() -> None:
+                # one SELECT per batch, not per entry: banking a 100k-line hash list stays quick
+                nonlocal added, existing
+                digests = [d for d, _ in batch]
+                known = {
+                    row.value_digest: row
+                    for row in s.scalars(
+                        select(BankEntryRow).where(
+                            BankEntryRow.bank_id == bank_id, BankEntryRow.value_digest.in_(digests)
+                        )
+                    )
+                }
+                for digest, entry in batch:
+                    found = known.get(digest)
+                    if found is not None:
+                        if found.deleted_at is not None:
+                            found.deleted_at = None
+                            added += 1
+                        else:
+                            existing += 1
+                        continue
+                    s.add(
+                        BankEntryRow(
+                            bank_id=bank_id,
+                            signal_type=str(entry.signal_type),
+                            value=entry.value,
+                            value_digest=digest,
+                            label=entry.label,
+                            original_text=entry.original_text,
+                            extra=dict(entry.metadata),
+                            origin=entry.origin,
+                            source=source,
+                        )
+                    )
+                    added += 1
+                batch.clear()
+
             for entry in entries:
                 digest = value_digest(str(entry.signal_type), entry.value)
                 if digest in seen:
                     existing += 1
                     continue
                 seen.add(digest)
-                found = s.scalar(
-                    select(BankEntryRow).where(
-                        BankEntryRow.bank_id == bank_id, BankEntryRow.value_digest == digest
-                    )
-                )
-                if found is not None:
-                    if found.deleted_at is not None:
-                        found.deleted_at = None
-                        added += 1
-                    else:
-                        existing += 1
-                    continue
-                s.add(
-                    BankEntryRow(
-                        bank_id=bank_id,
-                        signal_type=str(entry.signal_type),
-                        value=entry.value,
-                        value_digest=digest,
-                        label=entry.label,
-                        original_text=entry.original_text,
-                        extra=dict(entry.metadata),
-                        origin=entry.origin,
-                        source=source,
-                    )
-                )
-                added += 1
+                batch.append((digest, entry))
+                if len(batch) >= 500:
+                    flush()
+            flush()
         return added, existing
 
     def list_banks(self) -> list[BankSummary]:

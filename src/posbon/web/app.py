@@ -179,12 +179,16 @@ def create_app(settings: Settings) -> FastAPI:
     _install_docs_routes(app)
 
     from posbon.web.api import router as api_router
+    from posbon.web.hma import router as hma_router
+    from posbon.web.items_api import router as items_router
     from posbon.web.pages import router as pages_router
     from posbon.web.platform_api import router as platform_router
 
     app.include_router(pages_router)
     app.include_router(api_router)
     app.include_router(platform_router)
+    app.include_router(hma_router)
+    app.include_router(items_router)
     return app
 
 
