@@ -29,9 +29,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
+
+if TYPE_CHECKING:
+    from posbon.media.ocr import OcrResult
 
 HERE = Path(__file__).resolve().parent
 TEXTS = HERE / "data" / "posters"
@@ -381,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent / "src"))
     from posbon.media.logos import LogoIndex
-    from posbon.media.ocr import OcrEngine, OcrResult, ocr_available
+    from posbon.media.ocr import OcrEngine, ocr_available
     from posbon.media.textfind import THUMB_LONG_SIDE, has_text
 
     why = ocr_available()
@@ -467,6 +471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_theirs += theirs
             emit(f"| {lang} | {np.mean(mine):.3f} | {np.mean(theirs):.3f} | {', '.join(sorted(used))} |")
         emit(f"| all | {np.mean(all_mine):.3f} | {np.mean(all_theirs):.3f} | |")
+        emit("")
+        emit(bank_recall(posters, ppaths, fpaths, res, base))
         emit("")
         recall_text = sum(1 for p in ppaths if res[p] is not None)
         emit(
@@ -555,6 +561,61 @@ def logo_bench(tmpd: Path, *, quick: bool, emit: Callable[[str], None]) -> str:
         )
     text = "\n".join(lines)
     return text
+
+
+def bank_recall(
+    posters: Sequence[Case],
+    ppaths: Sequence[Path],
+    fpaths: Sequence[Path],
+    res: dict[Path, OcrResult | None],
+    base: dict[Path, str],
+) -> str:
+    """Text-bank matches through OCR: each poster's text is banked; does the text read from the poster
+    match its own bank entry (posbon's matcher, default threshold 0.6), and does anything else match?"""
+    from posbon.domain import BankEntry, Signal, SignalType
+    from posbon.match.matcher import Matcher
+    from posbon.signals.text import text_signal
+    from posbon.text.normalize import normalize
+
+    truths = sorted({c.truth for c in posters})
+    key = {t: n for n, t in enumerate(truths, start=1)}
+    matcher = Matcher([BankEntry(key[t], "posters", SignalType.TEXT, normalize(t), None, t) for t in truths])
+
+    def hits(text: str) -> set[int]:
+        signal = text_signal(normalize(text))
+        if signal is None:
+            return set()
+        found = matcher.match([Signal(SignalType.TEXT, signal.value, origin="ocr")])
+        return {e.entry_id for e in found if e.kind == "bank_match" and e.entry_id is not None}
+
+    lines = [
+        "### Text-bank matches through OCR (each poster's text banked; match = similarity >= 0.6)",
+        "",
+        "| lang | posbon: own entry matched | plain tesseract: own entry matched | wrong entries (posbon) |",
+        "|---|---|---|---|",
+    ]
+    total_mine = total_theirs = total = wrong_all = 0
+    for lang in LANGS:
+        mine = theirs = n = wrong = 0
+        for c, p in zip(posters, ppaths, strict=True):
+            if c.lang != lang:
+                continue
+            n += 1
+            found = hits(res[p].text if res[p] else "")
+            mine += key[c.truth] in found
+            wrong += len(found - {key[c.truth]})
+            theirs += key[c.truth] in hits(base[p])
+        lines.append(f"| {lang} | {mine}/{n} | {theirs}/{n} | {wrong} |")
+        total_mine, total_theirs, total, wrong_all = (
+            total_mine + mine,
+            total_theirs + theirs,
+            total + n,
+            wrong_all + wrong,
+        )
+    lines.append(f"| all | {total_mine}/{total} | {total_theirs}/{total} | {wrong_all} |")
+    false_free = sum(bool(hits(res[p].text)) for p in fpaths if res.get(p))
+    lines += ["", f"Text-free images matching any banked text: {false_free}/{len(fpaths)}."]
+    return "\n".join(lines)
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -626,10 +626,11 @@ def demo(
 
 def _register_commands() -> None:
     """Command groups that live in their own modules (review and due process, text tools, the web app)."""
-    from posbon import cli_platform, cli_review, cli_text, cli_web
+    from posbon import cli_platform, cli_review, cli_rules, cli_text, cli_web
 
     cli_platform.register(app)
     cli_review.register(app)
+    cli_rules.register(app)
     cli_text.register(app, state)
     cli_web.register(app)
 
