@@ -50,7 +50,15 @@ BACKOFF_BASE_S = 30.0  # first retry after 30 s, then 60, 120, ... (doubling)
 BACKOFF_CAP_S = 6 * 3600.0
 LEASE_S = 120.0  # a delivery being sent is not picked up by a concurrent run for this long
 TIMEOUT_S = 10.0
-EVENT_TYPES = ("decision", "decision.reversed", "statement_of_reasons", "notice.decided", "threat_to_life")
+EVENT_TYPES = (
+    "decision",
+    "decision.reversed",
+    "statement_of_reasons",
+    "notice.decided",
+    "threat_to_life",
+    "misuse.step",  # a warning or suspension under DSA Art. 23 (pseudonymous subject, decision ids)
+    "misuse.lifted",
+)
 
 
 class WebhookError(Exception):

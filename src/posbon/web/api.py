@@ -242,14 +242,17 @@ def _evidence(ev: dict[str, Any]) -> EvidenceOut:
 )
 def get_item(
     request: Request,
-    _p: Viewer,
+    principal: Viewer,
     item_id: str,
 ) -> ItemOut:
     """One item with its evidence, media references, decisions, appeals and removal orders."""
+    from posbon.review.access import record_access
+
     services = _web(request).services
     item = services.item(item_id)
     if item is None:
         raise HTTPException(status_code=404, detail=f"no item {item_id!r}")
+    record_access(_web(request).store, actor=principal.name, item_id=item_id, via="api")
     view = item_view(item)
     links = item.links if isinstance(item.links, dict) else {}
     return ItemOut(

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from posbon.review.access import access_report, record_access
 from posbon.web.app import WebState, render
 from posbon.web.auth import ROLES, Admin, Reviewer, Viewer
 from posbon.web.services import MAX_ROW_ID, ReviewError
-from posbon.web.views import item_view, media_file
+from posbon.web.views import card_id_for, evidence_cards, item_view, media_file
 
 RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 
@@ -94,6 +95,7 @@ def item_page(
     item = services.item(item_id)
     if item is None:
         raise HTTPException(status_code=404, detail=f"no item {item_id!r}")
+    record_access(_web(request).store, actor=principal.name, item_id=item_id, via="page")
     entry = services.queue_entry(item_id)
     policy = services.policy(entry.jurisdiction if entry is not None else None)
     categories = list(policy.categories)
@@ -124,6 +126,8 @@ def item_page(
             "decisions": services.decisions_for(item_id),
             "appeals": appeals,
             "orders": services.orders_for(item_id),
+            "cards": evidence_cards(item),
+            "card_id_for": card_id_for,
         },
     )
 
@@ -131,7 +135,7 @@ def item_page(
 @router.get("/items/{item_id}/media/{index}")
 def item_media(
     request: Request,
-    _p: Viewer,
+    principal: Viewer,
     item_id: str,
     index: int,
 ) -> Response:
@@ -140,6 +144,7 @@ def item_media(
     path = media_file(item, index) if item is not None else None
     if path is None:
         raise HTTPException(status_code=404, detail="no such media file for this item")
+    record_access(_web(request).store, actor=principal.name, item_id=item_id, via="media", media_index=index)
     kind = str(item.media[index].get("kind", "file")) if item is not None else "file"
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     inline = kind in ("image", "video") and media_type.startswith(("image/", "video/"))
@@ -398,3 +403,20 @@ def policies_page(
     _p: Admin,
 ) -> Response:
     return render(request, "policies.html", {"policies": _web(request).services.policies()})
+
+
+@router.get("/admin/access", response_class=HTMLResponse)
+def access_page(
+    request: Request,
+    _p: Admin,
+    actor: str | None = Query(None, max_length=100),
+    since: str | None = Query(None, max_length=10),
+    limit: int = Query(500, ge=1, le=10_000),
+) -> Response:
+    """Who opened which item or media file, and when (from the audit log); admins only."""
+    start = None
+    if since:
+        day = _day(since, "since", date.today())
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    entries = access_report(_web(request).store, actor=actor or None, since=start, limit=limit)
+    return render(request, "access.html", {"entries": entries, "actor": actor or "", "since": since or ""})

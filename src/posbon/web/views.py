@@ -206,3 +206,22 @@ def media_file(item: Any, index: int) -> Path | None:
     if not resolved.is_file() or not resolved.is_relative_to(folder):
         return None
     return resolved
+
+
+def evidence_cards(item: Any) -> list[Any]:
+    """The model cards of the detectors behind an item's evidence (and of language identification), each
+    once, in the order the evidence names them; shown next to the evidence on the item page."""
+    from posbon.assess.cards import cards_for_evidence, load_cards
+
+    cards = load_cards([])
+    found: list[Any] = []
+    for ev in item.evidence or []:
+        if isinstance(ev, dict):
+            found += [c for c in cards_for_evidence(ev, cards) if c not in found]
+    found += [c for c in cards if c.item_field == "language" and c not in found]
+    return found
+
+
+def card_id_for(match: BankMatch) -> str:
+    """The card id of a bank match's detector (its signal type), for the link in the matches table."""
+    return {"domain": "url"}.get(match.signal_type, match.signal_type)
