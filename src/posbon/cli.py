@@ -1,10 +1,6 @@
 """posbon's command line (Typer). Thin: parse arguments, call a service, print.
 
-Exit codes (documented in the README):
-  0  everything was read and stored
-  1  the command finished, but some input was skipped (each skip was reported on its own line)
-  2  the command line was wrong (unknown option, missing argument)
-  3  the store could not be opened or written (nothing was changed)
+Exit codes: see posbon.cli_common (and the README).
 """
 
 from __future__ import annotations
@@ -14,23 +10,25 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from posbon import __version__
+from posbon.cli_common import (  # noqa: F401 - re-exported for command modules and tests
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_STORE,
+    EXIT_USAGE,
+    State,
+    _open_store,
+    _say_problem,
+    err,
+    out,
+    state,
+)
 from posbon.domain import Evidence, Problem
-from posbon.settings import Settings
-from posbon.store import Store, StoreError
+from posbon.store import StoreError
 from posbon.store.db import BankSummary
-
-EXIT_OK = 0
-EXIT_SKIPPED = 1
-EXIT_USAGE = 2
-EXIT_STORE = 3
-
-out = Console()
-err = Console(stderr=True, highlight=False)
 
 app = typer.Typer(
     name="posbon",
@@ -43,16 +41,6 @@ bank_app = typer.Typer(
     help="Banks of known content: media hashes, texts, URLs and domains.", no_args_is_help=True
 )
 app.add_typer(bank_app, name="bank")
-
-
-class State:
-    data_dir: Path | None = None
-
-    def settings(self) -> Settings:
-        return Settings.load(self.data_dir)
-
-
-state = State()
 
 
 def _version(value: bool) -> None:
@@ -78,19 +66,6 @@ def main_options(
     POSBON_DATABASE_URL selects another database (default: SQLite in the data dir).
     """
     state.data_dir = data_dir
-
-
-def _open_store(settings: Settings) -> Store:
-    try:
-        return Store.open(settings.database_url)
-    except StoreError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_STORE) from exc
-
-
-def _say_problem(problem: Problem, console: Console | None = None) -> None:
-    label = "[cyan]note:[/cyan]" if problem.note else "[yellow]skipped:[/yellow]"
-    (console or err).print(f"{label} {problem}", markup=True, soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -626,10 +601,12 @@ def demo(
 
 def _register_commands() -> None:
     """Command groups that live in their own modules (review and due process, text tools, the web app)."""
-    from posbon import cli_platform, cli_review, cli_rules, cli_text, cli_web
+    from posbon import cli_misuse, cli_platform, cli_review, cli_roles, cli_rules, cli_text, cli_web
 
+    cli_roles.register(app)
     cli_platform.register(app)
     cli_review.register(app)
+    cli_misuse.register(app)
     cli_rules.register(app)
     cli_text.register(app, state)
     cli_web.register(app)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from posbon.cli import EXIT_USAGE, _open_store, err, out, state
+from posbon.cli_common import EXIT_USAGE, _open_store, err, out, state
 
 webhook_app = typer.Typer(
     help="Signed action webhooks to the platform (at least once).", no_args_is_help=True

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from posbon.cli import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, err, out, state
+from posbon.cli_common import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, err, out, state
 from posbon.policy import PolicyError, load_policy
 from posbon.review import ReviewError
 

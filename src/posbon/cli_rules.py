@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from posbon.cli import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, _say_problem, err, out, state
+from posbon.cli_common import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, _say_problem, err, out, state
 from posbon.rules import (
     BacktestResult,
     Rule,

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from posbon.cli import EXIT_STORE, err, out, state
+        from posbon.cli_common import EXIT_STORE, err, out, state
         from posbon.store import StoreError
         from posbon.web import create_app
 
