@@ -123,7 +123,9 @@ for _i, _c in enumerate("۰۱۲۳۴۵۶۷۸۹"):
     _CHAR_FOLD[_c] = str(_i)
 
 
+@lru_cache(maxsize=65536)
 def _fold_segment(segment: str) -> str:
+    # pure, and called per character: the few thousand distinct characters of a feed are folded once each
     normalize = _external_normalize()
     base = normalize(segment) if normalize is not None else unicodedata.normalize("NFKC", segment).casefold()
     out: list[str] = []
@@ -151,8 +153,11 @@ class Folded:
         return self.starts[start], self.ends[end - 1]
 
 
+@lru_cache(maxsize=256)
 def fold(text: str) -> Folded:
-    """Fold `text` for matching, keeping for every folded character where it came from."""
+    """Fold `text` for matching, keeping for every folded character where it came from.
+
+    Cached: the indicator matcher and the context model fold the same post one after the other."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
