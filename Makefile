@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.posbon-installed
 
-.PHONY: demo test lint setup bench clean
+.PHONY: demo test test-pg lint setup bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,17 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# The store-heavy tests again on PostgreSQL (a fresh database per test; docs/postgres.md).
+PG_TESTS := tests/test_postgres.py tests/test_store.py tests/test_scan_cli.py tests/test_bank_controls.py \
+	tests/test_review_accounts.py tests/test_review_decisions.py tests/test_review_purge.py \
+	tests/test_review_sor.py tests/test_review_training.py tests/test_audit.py tests/test_platform_intake.py \
+	tests/test_platform_webhooks.py tests/test_web_api.py tests/test_clusters.py tests/test_items_api.py \
+	tests/test_hma_api.py tests/test_transparency.py tests/test_scan_bank_thresholds.py \
+	tests/test_exchanges_http.py tests/test_match_cli.py tests/test_policy.py
+
+test-pg: $(STAMP)
+	POSBON_TEST_PG=1 $(BIN)/pytest -q $(PG_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py --count 10000

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from posbon.store import Store
@@ -50,8 +51,20 @@ def append(
     details = json.loads(json.dumps(details or {}, default=str))  # what the JSON column will give back
     head = session.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
     if head is None:
-        head = AuditHeadRow(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
+        # The first append ever: two writers may both get here (FOR UPDATE locks no row that is missing), so
+        # the head is created with ON CONFLICT DO NOTHING and then locked; the loser waits for the winner.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(AuditHeadRow).values(id=1, last_id=0, last_hash=GENESIS).on_conflict_do_nothing()
+        )
+        head = session.scalar(
+            select(AuditHeadRow)
+            .where(AuditHeadRow.id == 1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert head is not None  # just inserted (or by the other writer, then committed)
     at = datetime.now(UTC)
     record_id = head.last_id + 1
     digest = record_hash(head.last_hash, record_id, at, actor, action, subject, details)
