@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from review_helpers import add_items, add_reviewers, item_row, open_store
-
 from posbon.review import active_policy, appeal, decide, resolve_appeal, sync_queue
 from posbon.review.training import label_for, labelled_from_decisions
+from review_helpers import add_items, add_reviewers, item_row, open_store
 
 
 def test_labels_follow_the_settled_decision() -> None:

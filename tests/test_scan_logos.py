@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_media_logos import make_logo, scene
 from typer.testing import CliRunner
 
 from posbon.cli import app
+from test_media_logos import make_logo, scene
 
 runner = CliRunner()
 
