@@ -126,8 +126,8 @@ class ItemRow(Base):
 
 
 from posbon.store import cluster_models as _cluster_models  # noqa: F401,E402
-from posbon.store import review_models as _review_models  # noqa: F401,E402
-from posbon.store import platform_models as _platform_models  # noqa: F401,E402
-from posbon.store import rules_models as _rules_models  # noqa: F401,E402
-from posbon.store import queue_models as _queue_models  # noqa: F401,E402
 from posbon.store import misuse_models as _misuse_models  # noqa: F401,E402
+from posbon.store import platform_models as _platform_models  # noqa: F401,E402
+from posbon.store import queue_models as _queue_models  # noqa: F401,E402
+from posbon.store import review_models as _review_models  # noqa: F401,E402
+from posbon.store import rules_models as _rules_models  # noqa: F401,E402
