@@ -57,10 +57,14 @@ class ScannedItem:
     assessment: Assessment
     problems: list[Problem] = field(default_factory=list)
 
-    def to_row(self) -> dict[str, Any]:
-        """The item as the store keeps it: content, pseudonymous author, assessment. No engagement lists."""
+    def to_row(self, store_content: str | None = None) -> dict[str, Any]:
+        """The item as the store keeps it: content, pseudonymous author, assessment. No engagement lists.
+
+        `store_content` "minimal" keeps signals and decisions only (posbon.platform.minimal); None reads
+        POSBON_STORE_CONTENT.
+        """
         item, facts = self.item, self.facts
-        return {
+        row = {
             "item_id": item.item_id,
             "source": item.source,
             "external_id": item.external_id,
@@ -82,6 +86,13 @@ class ScannedItem:
             "risk": self.assessment.risk,
             "evidence": [e.to_dict() for e in self.assessment.evidence],
         }
+        from posbon.settings import store_content_mode
+
+        if (store_content or store_content_mode()) == "minimal":
+            from posbon.platform.minimal import minimal_row
+
+            return minimal_row(row)
+        return row
 
 
 def _media_dict(m: MediaRef) -> dict[str, Any]:
@@ -387,7 +398,7 @@ def run_scan(
             scanned = assess_item(item, detectors, media_texts.get(item.item_id, ()))
             for problem in scanned.problems:
                 report(problem)
-            batch.append(scanned.to_row())
+            batch.append(scanned.to_row(settings.store_content))
             summary.items_seen += 1
             summary.item_ids.append(item.item_id)
             verdict = str(scanned.assessment.verdict)

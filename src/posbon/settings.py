@@ -17,6 +17,8 @@ class Settings:
     pseudonym_key: bytes
     pdq_threshold: int = 31  # PDQ Hamming distance at or below which two images match
     text_threshold: float = 0.6  # near-duplicate text similarity at or above which texts match
+    # "full" keeps each post's content; "minimal" keeps only signals and decisions (docs/platform.md)
+    store_content: str = "full"
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -30,7 +32,19 @@ class Settings:
             pseudonym_key=_pseudonym_key(directory),
             pdq_threshold=int(os.environ.get("POSBON_PDQ_THRESHOLD", "31")),
             text_threshold=float(os.environ.get("POSBON_TEXT_THRESHOLD", "0.6")),
+            store_content=store_content_mode(),
         )
+
+
+STORE_CONTENT_MODES = ("full", "minimal")
+
+
+def store_content_mode() -> str:
+    """POSBON_STORE_CONTENT: "full" (the default) or "minimal"; anything else is refused with the reason."""
+    mode = (os.environ.get("POSBON_STORE_CONTENT") or "full").strip().lower()
+    if mode not in STORE_CONTENT_MODES:
+        raise ValueError(f"POSBON_STORE_CONTENT: expected 'full' or 'minimal', got {mode!r}")
+    return mode
 
 
 def _pseudonym_key(directory: Path) -> bytes:

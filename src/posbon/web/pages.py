@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import mimetypes
+import os
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from posbon.platform import webhooks
+from posbon.platform.minimal import CALLBACK_ENV, FetchedContent, fetch_content
 from posbon.review.access import access_report, record_access
 from posbon.web.app import WebState, render
 from posbon.web.auth import ROLES, Admin, Reviewer, Viewer
 from posbon.web.services import MAX_ROW_ID, ReviewError
-from posbon.web.views import card_id_for, evidence_cards, item_view, media_file
+from posbon.web.views import (
+    card_id_for,
+    delivery_views,
+    evidence_cards,
+    highlight,
+    item_view,
+    media_file,
+)
 
 RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 
@@ -108,12 +118,15 @@ def item_page(
         for value, key, label in ACTION_KEYS
         if value in policy.actions
     ]
+    remote, remote_segments = _remote_content(request, item)
     return render(
         request,
         "item.html",
         {
             "item": item,
             "view": item_view(item),
+            "remote": remote,
+            "remote_segments": remote_segments,
             "in_queue": entry is not None,
             "open_appeal": any(a.status == "open" for a in appeals),
             "reason_presets": REASON_PRESETS,
@@ -130,6 +143,17 @@ def item_page(
             "card_id_for": card_id_for,
         },
     )
+
+
+def _remote_content(request: Request, item: Any) -> tuple[FetchedContent | None, list[Any]]:
+    """In minimal storage mode the post is fetched from the platform for this page only, never stored."""
+    if item.text or (
+        _web(request).settings.store_content != "minimal" and not os.environ.get(CALLBACK_ENV, "").strip()
+    ):
+        return None, []
+    fetched = fetch_content(str(item.source), str(item.external_id))
+    evidence = [ev for ev in (item.evidence or []) if isinstance(ev, dict)]
+    return fetched, (highlight(fetched.text, evidence) if fetched.error is None else [])
 
 
 @router.get("/items/{item_id}/media/{index}")
@@ -420,3 +444,32 @@ def access_page(
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     entries = access_report(_web(request).store, actor=actor or None, since=start, limit=limit)
     return render(request, "access.html", {"entries": entries, "actor": actor or "", "since": since or ""})
+
+
+@router.get("/admin/webhooks", response_class=HTMLResponse)
+def webhooks_page(
+    request: Request,
+    _p: Admin,
+    status: str | None = Query(None, pattern="^(pending|delivered|failed)$"),
+) -> Response:
+    """Webhook deliveries, newest first, with a Retry button for each failed one; admins only."""
+    store = _web(request).store
+    rows = delivery_views(webhooks.list_deliveries(store, status=status), webhooks.list_endpoints(store))
+    return render(request, "webhooks.html", {"deliveries": rows, "status": status or ""})
+
+
+@router.post("/admin/webhooks/{delivery_id}/retry")
+def retry_webhook(
+    request: Request,
+    principal: Admin,
+    delivery_id: RowId,
+) -> Response:
+    """Put a failed delivery up for a new round of attempts (audited as webhook.retry)."""
+    store = _web(request).store
+    if webhooks.get_delivery(store, delivery_id) is None:
+        raise HTTPException(status_code=404, detail=f"no webhook delivery {delivery_id}")
+    try:
+        webhooks.retry_delivery(store, delivery_id, actor=principal.name)
+    except webhooks.WebhookError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    return RedirectResponse(f"/admin/webhooks#delivery-{delivery_id}", status_code=303)

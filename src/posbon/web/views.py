@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -225,3 +226,44 @@ def evidence_cards(item: Any) -> list[Any]:
 def card_id_for(match: BankMatch) -> str:
     """The card id of a bank match's detector (its signal type), for the link in the matches table."""
     return {"domain": "url"}.get(match.signal_type, match.signal_type)
+
+
+@dataclass
+class DeliveryView:
+    """One webhook delivery as the admin page shows it: no secret, no secret's name, no URL credentials."""
+
+    id: int
+    event_id: int
+    endpoint: str
+    status: str
+    attempts: int
+    next_attempt_at: str
+    delivered_at: str
+    last_error: str
+
+
+def _endpoint_label(url: str | None) -> str:
+    """Scheme, host and path of an endpoint: a user:password or a query string may carry a token."""
+    if not url:
+        return "(removed endpoint)"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def delivery_views(deliveries: list[Any], endpoints: list[Any]) -> list[DeliveryView]:
+    urls = {e.id: e.url for e in endpoints}
+    return [
+        DeliveryView(
+            id=d.id,
+            event_id=d.event_id,
+            endpoint=_endpoint_label(urls.get(d.endpoint_id)),
+            status=str(d.status),
+            attempts=int(d.attempts or 0),
+            next_attempt_at=d.next_attempt_at.isoformat(timespec="seconds") if d.next_attempt_at else "",
+            delivered_at=d.delivered_at.isoformat(timespec="seconds") if d.delivered_at else "",
+            last_error=str(d.last_error or ""),
+        )
+        for d in deliveries
+    ]
