@@ -18,7 +18,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from conftest import pg_create_database, pg_drop_database, pg_url
+from pg_support import pg_create_database, pg_drop_database, pg_url
 from posbon.review.audit import verify
 from posbon.store import Store
 from posbon.store.db import _migrations_dir
