@@ -172,6 +172,7 @@ def test_lookup_shapes_and_string_distances(env: Env) -> None:
     status = c.get(f"{H}/m/index/status", headers=m).json()
     assert status["pdq"]["present"] is True and status["pdq"]["size"] == 2
     assert isinstance(status["pdq"]["built_to"], int)
+    assert isinstance(status["pdq"]["version"], int) and status["pdq"]["age"] >= 0
     assert c.get(f"{H}/m/index/status?signal_type=pdq", headers=m).json().keys() == {"pdq"}
     assert c.get(f"{H}/m/index/status?signal_type=nope", headers=m).status_code == 400
 

@@ -15,6 +15,7 @@ from posbon.web.auth import ROLE_RANK, Require
 from test_web_support import build, client, login
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/"), ("GET", "/favicon.ico")}
+PUBLIC |= {("GET", "/readyz")}  # readiness for load balancers, public like /healthz
 PUBLIC |= {("GET", "/api/hma/status")}  # HMA's health check: load balancers probe it without a key
 PARAMS = {"item_id": "no-such-item", "decision_id": "999999", "appeal_id": "999999", "order_id": "999999"}
 PARAMS |= {"index": "0", "name": "swagger-ui.css", "notice_id": "999999", "delivery_id": "999999"}

@@ -6,7 +6,6 @@ runs every stage in one process; these split ingest from assessment (docs/roles.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -124,10 +123,11 @@ def register(app: typer.Typer) -> None:
         Example: [bold]posbon enqueue posts.jsonl && posbon worker --once[/bold]
         """
         from posbon.cli_common import EXIT_OK, EXIT_STORE, _open_store, _say_problem, out, state
+        from posbon.logs import configure_logging
         from posbon.roles.worker import Worker
         from posbon.store import StoreError
 
-        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+        configure_logging()  # plain lines, or JSON with POSBON_LOG_FORMAT=json
         settings = state.settings()
         store = _open_store(settings)
         runner = Worker(

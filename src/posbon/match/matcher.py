@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -112,33 +113,93 @@ class Matcher:
         self._paragraphs: dict[int, tuple[int, int, str]] = {}  # index key -> (entry key, number, text)
         self.skipped = 0
         self._counts: Counter[str] = Counter()
+        self._key_of: dict[int, int] = {}  # bank entry id -> its key (position in _entries)
+        self._pdq_position: dict[int, int] = {}  # key -> its id in the PDQ index (position in _pdq_keys)
+        self._removed: set[int] = set()  # keys of entries taken out by apply(); their hits are dropped
+        # match() and apply() hold this lock: PdqIndex changes must not run during a search
+        self._lock = threading.Lock()
         for entry in entries:
-            key = len(self._entries)
-            value = entry.value.strip().lower() if entry.signal_type != SignalType.TEXT else entry.value
-            added = False
-            if entry.signal_type == SignalType.PDQ and _is_hex(value, 64):
-                self._pdq_keys.append(key)
-                pdq_values.append(value)
-                added = True
-            elif entry.signal_type == SignalType.MD5 and _is_hex(value, 32):
-                self._md5[value].append(key)
-                added = True
-            elif entry.signal_type == SignalType.URL:
-                added = self._urls.add_url(key, entry.value)
-            elif entry.signal_type == SignalType.DOMAIN:
-                added = self._urls.add_domain(key, entry.value)
-            elif entry.signal_type == SignalType.TEXT:
-                added = self._text.add(key, entry.value)
-                if added:
-                    self._add_paragraphs(key, entry)
-            elif entry.signal_type == SignalType.VPDQ:
-                added = self._videos.add(key, entry.value)
-            if added:
-                self._entries.append(entry)
-                self._counts[str(entry.signal_type)] += 1
-            else:
-                self.skipped += 1
+            self._index(entry, pdq_values)
         self._pdq = PdqIndex(pdq_values)
+
+    def _index(self, entry: BankEntry, pdq_values: list[str]) -> bool:
+        """Index one entry under the next key; a PDQ hash is appended to `pdq_values` for the caller."""
+        key = len(self._entries)
+        value = entry.value.strip().lower() if entry.signal_type != SignalType.TEXT else entry.value
+        added = False
+        if entry.signal_type == SignalType.PDQ and _is_hex(value, 64):
+            self._pdq_position[key] = len(self._pdq_keys)
+            self._pdq_keys.append(key)
+            pdq_values.append(value)
+            added = True
+        elif entry.signal_type == SignalType.MD5 and _is_hex(value, 32):
+            self._md5[value].append(key)
+            added = True
+        elif entry.signal_type == SignalType.URL:
+            added = self._urls.add_url(key, entry.value)
+        elif entry.signal_type == SignalType.DOMAIN:
+            added = self._urls.add_domain(key, entry.value)
+        elif entry.signal_type == SignalType.TEXT:
+            added = self._text.add(key, entry.value)
+            if added:
+                self._add_paragraphs(key, entry)
+        elif entry.signal_type == SignalType.VPDQ:
+            added = self._videos.add(key, entry.value)
+        if added:
+            self._entries.append(entry)
+            self._counts[str(entry.signal_type)] += 1
+            self._key_of[entry.entry_id] = key
+        else:
+            self.skipped += 1
+        return added
+
+    def apply(self, upserts: Iterable[BankEntry] = (), removals: Iterable[int] = ()) -> None:
+        """Change the index in place: take out the entries with these ids, then add (or replace) these.
+
+        PDQ hashes and MD5s are really removed; URL, domain, text and vPDQ entries are hidden (their keys
+        join a removed set that match() filters out), because UrlIndex, TextIndex and VideoIndex have no
+        removal. A replaced entry gets a new key; the old one stays hidden. The hidden keys cost a few
+        bytes each until the next full rebuild (MatchService rebuilds when the backlog is large)."""
+        upserts = list(upserts)
+        with self._lock:
+            for entry_id in [*removals, *(e.entry_id for e in upserts)]:
+                self._take_out(entry_id)
+            pdq_values: list[str] = []
+            first_pdq = len(self._pdq_keys)
+            for entry in upserts:
+                self._index(entry, pdq_values)
+            if pdq_values:
+                self._pdq.add(range(first_pdq, first_pdq + len(pdq_values)), pdq_values)
+
+    def _take_out(self, entry_id: int) -> None:
+        key = self._key_of.pop(entry_id, None)
+        if key is None:
+            return
+        entry = self._entries[key]
+        self._removed.add(key)
+        self._counts[str(entry.signal_type)] -= 1
+        position = self._pdq_position.pop(key, None)
+        if position is not None:
+            self._pdq.remove([position])
+        if entry.signal_type == SignalType.MD5:
+            value = entry.value.strip().lower()
+            keys = [k for k in self._md5.get(value, ()) if k != key]
+            if keys:
+                self._md5[value] = keys
+            else:
+                self._md5.pop(value, None)
+
+    def __contains__(self, entry_id: int) -> bool:
+        return entry_id in self._key_of
+
+    @property
+    def hidden(self) -> int:
+        """Entries taken out by apply() that still hold memory (a full rebuild frees them)."""
+        return len(self._removed)
+
+    def entry(self, entry_id: int) -> BankEntry:
+        """The indexed entry with this bank entry id (KeyError if it is not in the index)."""
+        return self._entries[self._key_of[entry_id]]
 
     def _add_paragraphs(self, key: int, entry: BankEntry) -> None:
         paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(entry.original_text or "")]
@@ -158,6 +219,10 @@ class Matcher:
     def match(self, signals: Iterable[Signal]) -> list[Evidence]:
         """Evidence for every bank entry a signal matches, best first; one per (entry, origin)."""
         signals = list(signals)
+        with self._lock:
+            return self._match(signals)
+
+    def _match(self, signals: list[Signal]) -> list[Evidence]:
         found: list[tuple[int, Evidence, _QueryKey]] = []
         pdq_signals = [s for s in signals if s.signal_type == SignalType.PDQ and _is_hex(s.value.lower(), 64)]
         pdq_hits = self._pdq.search_batch([s.value.lower() for s in pdq_signals], self._pdq_search)
@@ -224,6 +289,8 @@ class Matcher:
         block: list[tuple[int, Evidence, _QueryKey]] = []
         allowed: dict[_QueryKey, Evidence] = {}
         for key, evidence, query in found:
+            if key in self._removed:
+                continue
             settings = self.banks.get(evidence.bank or "")
             if settings is not None and settings.is_allow_list:
                 if self._within_allow(evidence, settings) and (

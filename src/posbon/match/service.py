@@ -1,18 +1,28 @@
-"""The match service: one in-process index over every bank, rebuilt when the banks change.
+"""The match service: one in-process index over every bank, kept current by the bank change log.
 
 `MatchService` holds the `Detectors` of `posbon.scan.build_detectors` (the `Matcher` over every enabled bank
 entry, the assessment policy, the classifier and branding marks), so lookups and item assessments of a
 running server share one index instead of reading every entry from the database per request.
 
-When it rebuilds (first version: a full rebuild, as HMA does; live incremental updates come later):
-- at once, on the next lookup, after `mark_changed()` (the curation routes call it after every write),
-  so a change made through the API is visible to the very next lookup;
-- when the store's bank fingerprint changed (a change made elsewhere, e.g. `posbon bank add` in another
-  process), checked at most every `poll_seconds` by a lookup.
+How it stays current (docs/live-index.md): every bank change writes a `bank_changes` row in its own
+transaction (posbon.store.changelog_models). The service keeps `version`, the highest change id it applied.
+A lookup reads the change rows after it at most every `poll_seconds` (0.5 s), or at once after
+`mark_changed()` (the wake-up hint the curation routes give after every write), and applies them to the
+matcher in place (`Matcher.apply`): the entries named by "add"/"remove" rows are re-read and put in or
+taken out, whichever their current state says, so applying a row twice or late is harmless.
 
-Thread safety: readers take no lock. They read `self._snapshot` (one attribute read, atomic in CPython)
-and use the immutable snapshot they got. A rebuild runs under `_build_lock` (one builder at a time; the
-readers that do not need the new version never wait for it) and swaps the reference when done.
+Out-of-order commits: ids are handed out when a transaction inserts, so on PostgreSQL a lower id can
+commit after a higher one was seen. Ids below `version` that were missing when it was read are kept as
+gaps (for GAP_SECONDS, at most GAP_WINDOW ids behind `version`) and asked for again on every poll; a
+rolled-back transaction's id never appears and simply ages out.
+
+Full rebuilds happen only at start, when a poll finds more than `rebuild_backlog` changes, when the
+matcher holds more taken-out entries (HIDDEN_LIMIT) than live ones, when a bank's
+settings change or a bank is deleted (the policy's thresholds come from them), and when a logo entry
+changes (branding marks are built once).
+
+Thread safety: `Matcher.match` and `Matcher.apply` share the matcher's lock. Applying runs under
+`_build_lock` (one writer at a time); a full rebuild builds aside and swaps `self._snapshot`.
 """
 
 from __future__ import annotations
@@ -20,16 +30,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import ColumnElement, func, or_, select
 
-from posbon.domain import Evidence, Signal, SignalType
+from posbon.domain import BankEntry, Evidence, Signal, SignalType
 from posbon.match.banklist import InvalidEntry, validate_signal
 from posbon.match.matcher import BANK_MATCH, BankSettings
 from posbon.scan import Detectors, build_detectors
 from posbon.settings import Settings
 from posbon.store import Store
+from posbon.store.changelog_models import OP_SETTINGS, BankChangeRow
 from posbon.store.models import BankEntryRow, BankRow
 
 # HMA's signal type names and posbon's. HMA calls the MD5 of a file's bytes "video_md5" (python-
@@ -49,9 +61,21 @@ HMA_NAME: dict[SignalType, str] = {
     SignalType.URL: "url",
     SignalType.DOMAIN: "domain",
 }
-DEFAULT_POLL_SECONDS = 10.0
+DEFAULT_POLL_SECONDS = 0.5
+DEFAULT_REBUILD_BACKLOG = 20_000  # more new changes than this in one poll: rebuild instead
+GAP_WINDOW = 1000  # how far behind `version` a missing change id is still waited for
+GAP_SECONDS = 60.0  # ... and for how long
+HIDDEN_LIMIT = 10_000  # rebuild once more taken-out entries than this (and than live ones) hold memory
 
-Fingerprint = tuple[int, int, int, int]
+# Lookup metrics of every MatchService in the process, exported by posbon.web.metrics at /metrics.
+METRICS = CollectorRegistry(auto_describe=True)
+LOOKUPS = Counter("posbon_lookups", "Signals looked up in the bank index", ["signal_type"], registry=METRICS)
+LOOKUP_SECONDS = Histogram(
+    "posbon_lookup_seconds",
+    "Time to look up one batch of signals (index catch-up included)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=METRICS,
+)
 
 
 class SignalError(ValueError):
@@ -80,15 +104,19 @@ class Match:
     distance: str  # as HMA gives it: a string ("7" for PDQ bits, "0" for exact, 1 - similarity for text)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Snapshot:
-    """An index at one version; never changed after it is built."""
+    """The index and what it has applied; the matcher inside is changed in place by the service."""
 
     detectors: Detectors
-    fingerprint: Fingerprint
-    generation: int
-    built_at: float
-    sizes: dict[str, int] = field(default_factory=dict)
+    version: int  # the highest bank change id applied
+    built_at: float  # time.time() of the last full build
+    changed_at: float  # time.time() of the last applied change (or of the build)
+    changes_applied: int = 0  # since the build
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return self.detectors.matcher.size
 
 
 def _distance(evidence: Evidence) -> str:
@@ -100,75 +128,152 @@ def _distance(evidence: Evidence) -> str:
 
 
 class MatchService:
-    """The shared index of a server process (see the module docstring for when it rebuilds)."""
+    """The shared index of a server process (see the module docstring for how it stays current)."""
 
     def __init__(
-        self, store: Store, settings: Settings, *, poll_seconds: float = DEFAULT_POLL_SECONDS
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        rebuild_backlog: int = DEFAULT_REBUILD_BACKLOG,
     ) -> None:
         self.store = store
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.rebuild_backlog = rebuild_backlog
         self._snapshot: Snapshot | None = None
         self._build_lock = threading.Lock()
-        self._generation = 0  # bumped by mark_changed(); a snapshot older than it is rebuilt
+        self._hint = False  # set by mark_changed(): the next lookup polls at once
         self._next_poll = 0.0
+        self._gaps: dict[int, float] = {}  # change id missing below version -> when first missed
         self.rebuilds = 0
 
     # ---- versions ----------------------------------------------------------------------------------
 
-    def fingerprint(self) -> Fingerprint:
-        """Changes whenever an entry is added, enabled, disabled or deleted, or a bank or its settings
-        change: (entries, newest entry id, sum of active entry ids, hash of the banks' settings)."""
-        active = (BankEntryRow.enabled.is_(True)) & (BankEntryRow.deleted_at.is_(None))
+    def latest_change(self) -> int:
+        """The highest bank change id in the store (0 when none)."""
         with self.store.session() as s:
-            count, newest, active_sum = s.execute(
-                select(
-                    func.count(BankEntryRow.id),
-                    func.coalesce(func.max(BankEntryRow.id), 0),
-                    func.coalesce(func.sum(case((active, BankEntryRow.id), else_=0)), 0),
-                )
-            ).one()
-            banks = s.execute(
-                select(BankRow.id, BankRow.name, BankRow.kind, BankRow.pdq_threshold, BankRow.text_threshold)
-            ).all()
-        return (int(count), int(newest), int(active_sum), hash(tuple(sorted(tuple(b) for b in banks))))
+            return int(s.scalar(select(func.coalesce(func.max(BankChangeRow.id), 0))) or 0)
 
     def mark_changed(self) -> None:
-        """A bank changed through this process: the next lookup uses a rebuilt index."""
-        with self._build_lock:
-            self._generation += 1
+        """A bank changed through this process: the next lookup reads the change log at once."""
+        self._hint = True
 
     # ---- the index ---------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The current index, rebuilt first if a change was marked or the store's fingerprint moved."""
+        """The current index, brought up to date first when a poll is due (or a change was hinted)."""
         snap = self._snapshot
-        now = time.monotonic()
-        if snap is not None and snap.generation == self._generation and now < self._next_poll:
+        if snap is not None and not self._hint and time.monotonic() < self._next_poll:
             return snap
         with self._build_lock:
             snap = self._snapshot
-            generation = self._generation
-            if snap is not None and snap.generation == generation and time.monotonic() < self._next_poll:
-                return snap  # another thread rebuilt (or polled) while this one waited
-            fingerprint = self.fingerprint()
+            if snap is not None and not self._hint and time.monotonic() < self._next_poll:
+                return snap  # another thread polled while this one waited
+            self._hint = False
             self._next_poll = time.monotonic() + self.poll_seconds
-            if snap is not None and snap.fingerprint == fingerprint:
-                if snap.generation != generation:
-                    snap = Snapshot(snap.detectors, fingerprint, generation, snap.built_at, snap.sizes)
-                    self._snapshot = snap
-                return snap
-            detectors = build_detectors(self.store, self.settings)
-            snap = Snapshot(
-                detectors=detectors,
-                fingerprint=fingerprint,
-                generation=generation,
-                built_at=time.time(),
-                sizes=detectors.matcher.size,
+            if snap is None:
+                return self._rebuild()
+            return self._catch_up(snap)
+
+    def _rebuild(self) -> Snapshot:
+        version = self.latest_change()  # read first: a change after it is applied (again) next poll
+        detectors = build_detectors(self.store, self.settings)
+        with self.store.session() as s:
+            present = set(
+                s.scalars(select(BankChangeRow.id).where(BankChangeRow.id > version - GAP_WINDOW)).all()
             )
-            self._snapshot = snap  # the swap: readers from now on see the new index
-            self.rebuilds += 1
+        now = time.monotonic()
+        self._gaps = {
+            i: now for i in range(max(1, version - GAP_WINDOW + 1), version + 1) if i not in present
+        }
+        snap = Snapshot(detectors=detectors, version=version, built_at=time.time(), changed_at=time.time())
+        self._snapshot = snap  # the swap: readers from now on see the new index
+        self.rebuilds += 1
+        return snap
+
+    def _catch_up(self, snap: Snapshot) -> Snapshot:
+        now = time.monotonic()
+        self._gaps = {
+            i: seen
+            for i, seen in self._gaps.items()
+            if now - seen < GAP_SECONDS and i > snap.version - GAP_WINDOW
+        }
+        wanted: ColumnElement[bool] = BankChangeRow.id > snap.version
+        if self._gaps:
+            wanted = or_(wanted, BankChangeRow.id.in_(list(self._gaps)))
+        with self.store.session() as s:
+            rows = s.execute(
+                select(BankChangeRow.id, BankChangeRow.entry_id, BankChangeRow.op)
+                .where(wanted)
+                .order_by(BankChangeRow.id)
+                .limit(self.rebuild_backlog + 1)
+            ).all()
+        if not rows:
             return snap
+        if len(rows) > self.rebuild_backlog or any(op == OP_SETTINGS for _, _, op in rows):
+            return self._rebuild()
+        entry_ids = {entry_id for _, entry_id, _ in rows if entry_id is not None}
+        current = {e.entry_id: e for e in self._current_entries(entry_ids)}
+        if any(e.signal_type == SignalType.LOGO for e in current.values()):
+            return self._rebuild()
+        matcher = snap.detectors.matcher
+        if any(i in matcher and matcher.entry(i).signal_type == SignalType.LOGO for i in entry_ids):
+            return self._rebuild()
+        matcher.apply(upserts=current.values(), removals=entry_ids - set(current))
+        if matcher.hidden > max(HIDDEN_LIMIT, sum(matcher.size.values())):
+            return self._rebuild()  # taken-out entries of the dict/LSH indexes would hold memory for ever
+        top = max(snap.version, max(i for i, _, _ in rows))
+        seen = {i for i, _, _ in rows}
+        for i in seen:
+            self._gaps.pop(i, None)
+        for i in range(max(snap.version + 1, top - GAP_WINDOW + 1), top + 1):
+            if i not in seen:
+                self._gaps[i] = now
+        snap.version = top
+        snap.changed_at = time.time()
+        snap.changes_applied += len(rows)
+        return snap
+
+    def _current_entries(self, entry_ids: set[int]) -> list[BankEntry]:
+        """The entries among these that are enabled and not deleted, as the matcher sees them."""
+        if not entry_ids:
+            return []
+        with self.store.session() as s:
+            rows = s.execute(
+                select(
+                    BankEntryRow.id,
+                    BankRow.name,
+                    BankEntryRow.signal_type,
+                    BankEntryRow.value,
+                    BankEntryRow.label,
+                    BankEntryRow.original_text,
+                )
+                .join(BankRow, BankRow.id == BankEntryRow.bank_id)
+                .where(
+                    BankEntryRow.id.in_(list(entry_ids)),
+                    BankEntryRow.enabled.is_(True),
+                    BankEntryRow.deleted_at.is_(None),
+                )
+            ).all()
+        return [BankEntry(r[0], r[1], SignalType(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def index_status(self) -> dict[str, dict[str, object]]:
+        """Per HMA signal type name: present, version (change id applied), size, age (seconds since the
+        last applied change) and built_to (time of the last full build)."""
+        snap = self.snapshot()
+        age = max(0.0, time.time() - snap.changed_at)
+        return {
+            name: {
+                "present": True,
+                "version": snap.version,
+                "size": snap.sizes.get(str(kind), 0),
+                "age": round(age, 3),
+                "built_to": int(snap.built_at),
+            }
+            for kind, name in HMA_NAME.items()
+        }
 
     @property
     def ready(self) -> bool:
@@ -183,6 +288,15 @@ class MatchService:
         """For each signal, the entries it matches within each bank's own match threshold (or the global
         one), best first. Allow-list banks are never returned; a block-bank hit that an allow list
         overrides is left out. Signals are searched in one batch (PDQ as one range search)."""
+        started = time.perf_counter()
+        for signal in signals:
+            LOOKUPS.labels(signal_type=HMA_NAME.get(signal.signal_type, str(signal.signal_type))).inc()
+        try:
+            return self._lookup(signals, banks)
+        finally:
+            LOOKUP_SECONDS.observe(time.perf_counter() - started)
+
+    def _lookup(self, signals: Sequence[Signal], banks: Iterable[str] | None) -> list[list[Match]]:
         snap = self.snapshot()
         matcher = snap.detectors.matcher
         wanted = set(banks) if banks is not None else None

@@ -125,6 +125,7 @@ class ItemRow(Base):
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+from posbon.store import changelog_models as _changelog_models  # noqa: F401,E402
 from posbon.store import cluster_models as _cluster_models  # noqa: F401,E402
 from posbon.store import misuse_models as _misuse_models  # noqa: F401,E402
 from posbon.store import platform_models as _platform_models  # noqa: F401,E402

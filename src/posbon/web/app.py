@@ -189,6 +189,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(platform_router)
     app.include_router(hma_router)
     app.include_router(items_router)
+    from posbon.web.metrics import router as metrics_router  # /metrics, /readyz
+
+    app.include_router(metrics_router)
     return app
 
 

@@ -296,17 +296,15 @@ async def compare(request: Request) -> dict[str, Any]:
 
 @router.get("/m/index/status", dependencies=[Depends(MATCH)])
 def index_status(request: Request, signal_type: str | None = None) -> dict[str, Any]:
-    """{"pdq": {"present": true, "built_to": 1700000000, "size": 591}, ...}."""
-    snap = match_service(request).snapshot()
-    names = {name: kind for kind, name in HMA_NAME.items()}
+    """{"pdq": {"present": true, "built_to": 1700000000, "size": 591, "version": 42, "age": 1.5}, ...}.
+
+    HMA's fields plus posbon's: `version` (the last bank change applied) and `age` (seconds since then)."""
+    status = match_service(request).index_status()
     if signal_type is not None:
-        if signal_type not in names:
+        if signal_type not in status:
             raise HMAError(400, f"No such signal type '{signal_type}'")
-        names = {signal_type: names[signal_type]}
-    return {
-        name: {"present": True, "built_to": int(snap.built_at), "size": snap.sizes.get(str(kind), 0)}
-        for name, kind in names.items()
-    }
+        status = {signal_type: status[signal_type]}
+    return status
 
 
 # ---- /h: hashing -------------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""/metrics (Prometheus text format, behind a role), /readyz (public readiness) and JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
+
+from posbon.domain import SignalType
+from posbon.logs import configure_logging
+from posbon.match.banklist import NewEntry
+from posbon.review.accounts import create_api_key
+from posbon.settings import Settings
+from posbon.store import Store
+from posbon.web import create_app
+
+PDQ = "f" * 64
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> tuple[TestClient, Store, dict[str, str]]:
+    settings = Settings.load(tmp_path / "data")
+    store = Store.open(settings.database_url)
+    keys = {r: f"Bearer {create_api_key(store, f'{r}-key', r)}" for r in ("matcher", "viewer", "admin")}
+    return TestClient(create_app(settings)), store, keys
+
+
+def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+
+
+def test_metrics_need_a_matcher_key_or_admin(web: tuple[TestClient, Store, dict[str, str]]) -> None:
+    client, _, keys = web
+    assert client.get("/metrics", follow_redirects=False).status_code in (303, 401)
+    assert client.get("/metrics", headers={"Authorization": keys["viewer"]}).status_code == 403
+    assert client.get("/metrics", headers={"Authorization": keys["matcher"]}).status_code == 200
+
+
+def test_metrics_count_lookups_and_show_queues_and_index(
+    web: tuple[TestClient, Store, dict[str, str]],
+) -> None:
+    client, store, keys = web
+    auth = {"Authorization": keys["matcher"]}
+    store.create_bank("METRICS_BANK")
+    store.add_entries("METRICS_BANK", [NewEntry(SignalType.PDQ, PDQ)])
+    before = _samples(client.get("/metrics", headers=auth).text)
+    pdq_key = ("posbon_lookups_total", (("signal_type", "pdq"),))
+    r = client.get("/api/hma/m/lookup", params={"signal_type": "pdq", "signal": PDQ}, headers=auth)
+    assert list(r.json()) == ["METRICS_BANK"]
+    response = client.get("/metrics", headers=auth)
+    assert response.headers["content-type"].startswith("text/plain")
+    after = _samples(response.text)
+    assert after[pdq_key] == before.get(pdq_key, 0.0) + 1
+    assert (
+        after[("posbon_lookup_seconds_count", ())] == before.get(("posbon_lookup_seconds_count", ()), 0) + 1
+    )
+    assert after[("posbon_review_queue_depth", ())] == 0
+    assert after[("posbon_job_queue_depth", ())] == 0
+    assert after[("posbon_index_version", ())] >= 2  # the bank's creation and its entry
+    assert after[("posbon_index_entries", (("signal_type", "pdq"),))] == 1
+    assert 0 <= after[("posbon_index_age_seconds", ())] < 60
+
+
+def test_readyz_is_public_and_says_when_the_database_is_down(
+    web: tuple[TestClient, Store, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, store, _ = web
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["status"] == "ready"
+
+    @contextmanager
+    def broken() -> Iterator[None]:
+        raise OperationalError("SELECT 1", {}, Exception("unable to open database file"))
+        yield
+
+    monkeypatch.setattr(client.app.state.web.store, "session", broken)  # type: ignore[attr-defined]
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["status"] == "not ready" and "database unreachable" in r.json()["reason"]
+
+
+def test_json_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setenv("POSBON_LOG_FORMAT", "json")
+    handler = configure_logging(logging.INFO, stream)
+    try:
+        log = logging.getLogger("posbon.test")
+        log.info("bank %s updated\nsecond line", "B1", extra={"entries": 3})
+        try:
+            raise ValueError("bad value")
+        except ValueError:
+            log.exception("failed")
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == 2
+        first, second = (json.loads(line) for line in lines)
+        assert first["message"] == "bank B1 updated\nsecond line"
+        assert first["level"] == "INFO" and first["logger"] == "posbon.test" and first["entries"] == 3
+        assert first["time"].endswith("+00:00")
+        assert second["level"] == "ERROR" and "ValueError: bad value" in second["exc_info"]
+        monkeypatch.setenv("POSBON_LOG_FORMAT", "text")
+        plain = io.StringIO()
+        handler = configure_logging(logging.INFO, plain)
+        log.info("hello")
+        assert stream.getvalue().count("\n") == 2  # the JSON handler was replaced
+        assert plain.getvalue().rstrip().endswith("posbon.test: hello")
+    finally:
+        logging.getLogger("posbon").removeHandler(handler)
