@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -29,6 +29,13 @@ from posbon.cli_common import (  # noqa: F401 - re-exported for command modules 
 from posbon.domain import Evidence, Problem
 from posbon.store import StoreError
 from posbon.store.db import BankSummary
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from posbon.scan import ScannedItem, ScanSummary
+    from posbon.settings import Settings
+    from posbon.store import Store
 
 app = typer.Typer(
     name="posbon",
@@ -88,6 +95,16 @@ def scan(
     rotations: Annotated[
         bool, typer.Option("--rotations", help="Also match rotated and mirrored copies of images (slower).")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="Where items are assessed: local (this process) or dask (docs/backfill.md)."
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address for --engine dask, e.g. tcp://host:8786."),
+    ] = None,
 ) -> None:
     """Scan post exports: every post gets a verdict (match, review, clear), a risk and its evidence.
 
@@ -99,7 +116,7 @@ def scan(
     from posbon.ingest import FORMATS
     from posbon.report.html import write_report
     from posbon.report.jsonl import write_jsonl
-    from posbon.scan import ScannedItem, run_scan
+    from posbon.scan import run_scan
 
     if fmt is not None and fmt not in FORMATS:
         err.print(f"[red]error:[/red] unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -130,16 +147,21 @@ def scan(
             _say_problem(problem, progress.console if not quiet else err)
 
         try:
-            summary = run_scan(
-                store,
-                settings,
-                paths,
-                fmt=fmt,
-                on_item=on_item,
-                on_problem=on_problem,
-                ocr=ocr,
-                rotations=rotations,
-            )
+            if engine == "local":
+                summary = run_scan(
+                    store,
+                    settings,
+                    paths,
+                    fmt=fmt,
+                    on_item=on_item,
+                    on_problem=on_problem,
+                    ocr=ocr,
+                    rotations=rotations,
+                )
+            else:
+                summary = _scan_on_engine(
+                    store, settings, paths, engine, scheduler, fmt, on_item, on_problem, ocr, rotations
+                )
         except StoreError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_STORE) from exc
@@ -162,6 +184,46 @@ def scan(
             out.print(f"Report: {report}")
     store.close()
     raise typer.Exit(EXIT_SKIPPED if summary.skipped else EXIT_OK)
+
+
+def _scan_on_engine(
+    store: Store,
+    settings: Settings,
+    paths: list[Path],
+    engine_name: str,
+    scheduler: str | None,
+    fmt: str | None,
+    on_item: Callable[[ScannedItem], None],
+    on_problem: Callable[[Problem], None],
+    ocr: bool,
+    rotations: bool,
+) -> ScanSummary:
+    """`posbon scan --engine dask`: the same stages on a distributed engine (posbon.backfill)."""
+    from posbon.backfill import BackfillError, run_backfill
+    from posbon.engines import EngineError, open_engine
+
+    try:
+        engine = open_engine(engine_name, scheduler)
+    except EngineError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
+        return run_backfill(
+            store,
+            settings,
+            paths,
+            engine,
+            fmt=fmt,
+            on_item=on_item,
+            on_problem=on_problem,
+            ocr=ocr,
+            rotations=rotations,
+        )
+    except BackfillError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_STORE) from exc
+    finally:
+        engine.close()
 
 
 @bank_app.command("create")
@@ -616,6 +678,9 @@ _register_commands()
 
 
 def main() -> None:
+    from posbon.logs import configure_logging
+
+    configure_logging()  # POSBON_LOG_FORMAT=json: one JSON object per log line
     try:
         app()
     except KeyboardInterrupt:
