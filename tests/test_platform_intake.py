@@ -169,3 +169,34 @@ def test_a_reviewer_flags_a_threat_to_life_on_a_decision(tmp_path: Path) -> None
     r = c.post(f"/api/v1/decisions/{decision_id}/threat-to-life", json=note, headers=reviewer)
     assert r.status_code == 201 and r.json()["decision_id"] == decision_id
     assert "14(5)" in r.json()["document"]["legal_basis"]
+
+
+def test_a_notice_about_an_unheld_url_finds_the_post_once_it_is_scanned(tmp_path: Path) -> None:
+    import json
+
+    from posbon.platform.notices import NoticeIn, get_notice, submit_notice
+    from posbon.scan import run_scan
+    from posbon.settings import Settings
+    from posbon.store import Store
+
+    settings = Settings.load(tmp_path / "data")
+    store = Store.open(settings.database_url)
+    notice = submit_notice(
+        store,
+        NoticeIn(
+            explanation="stand-in",
+            good_faith=True,
+            url="https://platform.example/p/77",
+            notifier_name="N",
+            notifier_email="n@example.org",
+        ),
+        submitted_by="platform",
+    )
+    assert get_notice(store, notice.id).item_id is None
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(
+        json.dumps({"id": "77", "text": "a post", "url": "https://platform.example/p/77"}) + "\n"
+    )
+    summary = run_scan(store, settings, [posts], ocr=False)
+    linked = get_notice(store, notice.id)
+    assert linked.item_id == summary.item_ids[0] and linked.status == "queued"

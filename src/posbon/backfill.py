@@ -27,14 +27,13 @@ from posbon.domain import Item, Problem
 from posbon.engines import Engine
 from posbon.media.reading import MediaReader, MediaText
 from posbon.privacy import Pseudonymizer
-from posbon.review import active_policy, sync_queue
-from posbon.rules import apply_rules
 from posbon.scan import (
     CHUNK_SIZE,
     Detectors,
     MediaHasher,
     ScannedItem,
     ScanSummary,
+    after_scan,
     assess_item,
     build_detectors,
     read_inputs,
@@ -259,8 +258,7 @@ def run_backfill(
         if pending_problems:  # problems of the input after the last partition (e.g. a bad last line)
             store.record_problems(scan_id, pending_problems)
             pending_problems.clear()
-        sync_queue(store, active_policy(store))
-        apply_rules(store, summary.item_ids)
+        after_scan(store, summary.item_ids)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

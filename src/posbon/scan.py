@@ -324,6 +324,19 @@ def build_detectors(store: Store, settings: Settings) -> Detectors:
     )
 
 
+def after_scan(store: Store, item_ids: Sequence[str]) -> None:
+    """What follows storing a scan's items, whichever engine scanned them."""
+    from posbon.platform.notices import link_open_notices
+
+    policy = active_policy(store)
+    # flagged items wait for a human in the review queue, prioritised under the active policy
+    sync_queue(store, policy)
+    # notices about URLs posbon did not hold yet find the items that have arrived
+    link_open_notices(store, policy)
+    # enforcement and routing rules in force (shadow: logged only; live: act) see the scanned items
+    apply_rules(store, item_ids)
+
+
 def read_inputs(
     paths: Sequence[Path], fmt: str | None, pseudonymize: Callable[[str | None], str | None]
 ) -> Iterator[Item | Problem]:
@@ -428,10 +441,7 @@ def run_scan(
                 process_chunk()
         process_chunk()
         flush()
-        # flagged items wait for a human in the review queue, prioritised under the active policy
-        sync_queue(store, active_policy(store))
-        # enforcement and routing rules in force (shadow: logged only; live: act) see the scanned items
-        apply_rules(store, summary.item_ids)
+        after_scan(store, summary.item_ids)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
