@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -216,3 +217,9 @@ def test_a_rotated_repost_matches_only_with_rotations(tmp_path: Path) -> None:
     record = json.loads(turned_out.read_text())
     assert record["verdict"] == "match"
     assert any(e.get("origin", "").startswith("turned.jpg#rot") for e in record["evidence"])
+
+
+def test_a_malformed_setting_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("POSBON_PDQ_THRESHOLD", "lots")
+    code, _, err = posbon("bank", "list")
+    assert code == 2 and "POSBON_PDQ_THRESHOLD" in err and "Traceback" not in err

@@ -36,7 +36,11 @@ class State:
     data_dir: Path | None = None
 
     def settings(self) -> Settings:
-        return Settings.load(self.data_dir)
+        try:
+            return Settings.load(self.data_dir)
+        except ValueError as exc:  # a malformed POSBON_* setting: one line, not a traceback
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_USAGE) from exc
 
 
 state = State()

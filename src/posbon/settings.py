@@ -30,10 +30,22 @@ class Settings:
             data_dir=directory,
             database_url=url,
             pseudonym_key=_pseudonym_key(directory),
-            pdq_threshold=int(os.environ.get("POSBON_PDQ_THRESHOLD", "31")),
-            text_threshold=float(os.environ.get("POSBON_TEXT_THRESHOLD", "0.6")),
+            pdq_threshold=int(_number("POSBON_PDQ_THRESHOLD", "31", int, 0, 256)),
+            text_threshold=_number("POSBON_TEXT_THRESHOLD", "0.6", float, 0.0, 1.0),
             store_content=store_content_mode(),
         )
+
+
+def _number(name: str, default: str, kind: type[int] | type[float], low: float, high: float) -> float:
+    """A numeric POSBON_* variable, or a ValueError that names it and says what it must be."""
+    raw = os.environ.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number from {low:g} to {high:g}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}: expected a number from {low:g} to {high:g}, got {raw!r}")
+    return value
 
 
 STORE_CONTENT_MODES = ("full", "minimal")
