@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -165,20 +167,56 @@ def create_api_key(store: Store, name: str, role: str, *, actor: str = "cli") ->
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
+# Verified keys are remembered for a few seconds: without this, every match API lookup ran a SELECT on the
+# API key table (the busiest query of a match server). A key revoked by another process (the CLI, another
+# worker) stops working within API_KEY_CACHE_SECONDS; a revocation in this process takes effect at once.
+# Only hits are cached (a made-up token must not fill memory or hide a key created a moment later).
+# Hand-written: a dict with expiry times is all this needs; cachetools' TTLCache is not a dependency.
+API_KEY_CACHE_SECONDS = 5.0
+API_KEY_CACHE_MAX = 1024
+_key_cache: dict[tuple[str, str], tuple[ApiKeyRow, float]] = {}
+_key_cache_lock = threading.Lock()
+_clock = time.monotonic  # tests replace it
+
+
+def _cache_key(store: Store, digest: str) -> tuple[str, str]:
+    return (str(store.engine.url), digest)
+
+
+def clear_api_key_cache() -> None:
+    """Forget every remembered key (tests; after a bulk change of keys)."""
+    with _key_cache_lock:
+        _key_cache.clear()
+
+
 def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
-    """The key a token belongs to if it is not revoked (and notes when it was last used); else None."""
+    """The key a token belongs to if it is not revoked (and notes when it was last used); else None.
+
+    A key verified in the last API_KEY_CACHE_SECONDS is answered from memory without asking the database.
+    """
     if not token:
         return None
     digest = _key_hash(token)
+    slot = _cache_key(store, digest)
+    now_mono = _clock()
+    cached = _key_cache.get(slot)
+    if cached is not None and now_mono < cached[1]:
+        return cached[0]
     with store.session() as s:
         key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
         if key is None or key.revoked_at is not None:
+            with _key_cache_lock:
+                _key_cache.pop(slot, None)
             return None
         now = now_utc()
         last = aware(key.last_used_at)
         # a write on every request would serialise a match API on the database: once a minute is enough
         if last is None or now - last >= LAST_USED_GRANULARITY:
             key.last_used_at = now
+    with _key_cache_lock:
+        if len(_key_cache) >= API_KEY_CACHE_MAX:
+            _key_cache.clear()
+        _key_cache[slot] = (key, now_mono + API_KEY_CACHE_SECONDS)
     return key
 
 
@@ -190,6 +228,9 @@ def revoke_api_key(store: Store, name: str, *, actor: str = "cli") -> ApiKeyRow:
         if key.revoked_at is None:
             key.revoked_at = now_utc()
             audit.append(s, actor=actor, action="apikey.revoke", subject=f"apikey:{name}")
+        revoked_slot = _cache_key(store, key.key_hash)
+    with _key_cache_lock:
+        _key_cache.pop(revoked_slot, None)  # this process stops accepting it at once
     return key
 
 
