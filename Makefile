@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml requirements.lock scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[video]' || \
+		echo "setup: vPDQ could not be built (it needs cmake and ffmpeg's -dev packages: run scripts/system-deps.sh as root); videos are matched by MD5 only"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,6 +13,7 @@ PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m piptools compile \
   --quiet \
   --extra dev \
+  --extra video \
   --strip-extras \
   --no-emit-index-url \
   --no-emit-find-links \

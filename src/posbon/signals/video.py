@@ -40,7 +40,7 @@ def _extension() -> tuple[Any, str | None]:
     try:
         from threatexchange.extensions.vpdq.vpdq import VPDQSignal
     except ImportError as exc:
-        return None, f"vPDQ unavailable: {exc} (install the `vpdq` package; see docs/video.md)"
+        return None, f"vPDQ unavailable: {exc} (install posbon's `video` extra; see docs/video.md)"
     return VPDQSignal, None
 
 
