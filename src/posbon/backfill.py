@@ -243,7 +243,7 @@ def run_backfill(
             for scanned in result.scanned:
                 for problem in scanned.problems:
                     report(problem)
-                rows.append(scanned.to_row())
+                rows.append(scanned.to_row(settings.store_content))
                 verdict = str(scanned.assessment.verdict)
                 summary.verdicts[verdict] = summary.verdicts.get(verdict, 0) + 1
             if rows:

@@ -177,7 +177,7 @@ class Worker:
                     media_texts, problems = reader.read([item])
                 scanned = assess_item(item, detectors, media_texts.get(item.item_id, ()))
                 problems = [*problems, *scanned.problems]
-                row = scanned.to_row()
+                row = scanned.to_row(self.settings.store_content)
             except Exception as exc:  # noqa: BLE001 - a bug on one item must not stop the worker
                 log.exception("job %s (item %s) failed", job.job_id, job.item_id)
                 error = f"{type(exc).__name__}: {exc}"
