@@ -10,8 +10,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from posbon.cli_common import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, _say_problem, err, out, state
+from posbon.cli_common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_STORE,
+    EXIT_USAGE,
+    _open_store,
+    _say_problem,
+    err,
+    out,
+    state,
+)
 from posbon.rules import (
+    BacktestError,
     BacktestResult,
     Rule,
     RuleError,
@@ -23,7 +34,8 @@ from posbon.rules import (
     set_status,
     stored_rule,
 )
-from posbon.store import Store
+from posbon.rules.backtest import PARTITION_SIZE
+from posbon.store import Store, StoreError
 
 rules_app = typer.Typer(
     help="Enforcement and routing rules: draft, shadow (logged only), live, expired; backtests.",
@@ -125,20 +137,70 @@ def rules_backtest(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Examine at most N items.")] = None,
     samples: Annotated[int, typer.Option("--samples", min=0, help="Matching items to show.")] = 10,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where items are evaluated: local (this process) or dask (workers read the store: "
+            "a SQLite store only works when every worker shares its file system; use PostgreSQL).",
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address for --engine dask, e.g. tcp://host:8786."),
+    ] = None,
+    partition_size: Annotated[
+        int, typer.Option("--partition-size", min=1, help="Items per range sent to a worker (--engine dask).")
+    ] = PARTITION_SIZE,
 ) -> None:
     """What a rule would have done over the stored history, and how that compares with human decisions.
 
     Nothing is written. Example: [bold]posbon rules backtest rules/tat-pdq.yaml --since 2026-01-01[/bold]
+
+    On a Dask cluster, for a large store (the same result as a local run; --limit runs locally):
+    [bold]posbon rules backtest tat-pdq-remove --engine dask --scheduler tcp://10.0.0.5:8786[/bold]
     """
+    from posbon.engines import Engine, EngineError, open_engine
+
     start: datetime | None = None
     if since is not None:
         try:
             start = datetime.combine(date.fromisoformat(since), datetime.min.time(), UTC)
         except ValueError as exc:
             raise _fail(f"--since: {since!r} is not a date like 2026-01-31") from exc
+    if engine not in ("local", "dask"):
+        raise _fail(f"--engine: unknown engine {engine!r}: use local or dask")
     store = _open_store(state.settings())
-    for rule in _rules_for(store, target):
-        _show_backtest(backtest(store, rule, since=start, limit=limit, samples=samples))
+    rules = _rules_for(store, target)
+    runner: Engine | None = None
+    if engine != "local":
+        if limit is not None:
+            err.print("note: --limit examines the first N items in order: the backtest runs in this process")
+        else:
+            try:
+                runner = open_engine(engine, scheduler)
+            except EngineError as exc:
+                raise _fail(str(exc)) from exc
+    try:
+        for rule in rules:
+            result = backtest(
+                store,
+                rule,
+                since=start,
+                limit=limit,
+                samples=samples,
+                engine=runner,
+                partition_size=partition_size,
+            )
+            _show_backtest(result)
+    except BacktestError as exc:
+        raise _fail(str(exc)) from exc
+    except StoreError as exc:  # a worker could not open or read the store
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(EXIT_STORE) from exc
+    finally:
+        if runner is not None:
+            runner.close()
 
 
 def _show_backtest(result: BacktestResult) -> None:

@@ -160,6 +160,10 @@ class Evidence:
     weight: float = 1.0  # contribution to risk
     box: tuple[int, int, int, int] | None = None  # region of an image (x0, y0, x1, y1): OCR text, a logo
     confidence: float | None = None  # OCR confidence 0..100 of text read from media
+    # What rules test, set by the stage that found the evidence (never parsed back out of `detail`):
+    category: str | None = None  # an indicator's category ("call_to_join", "invite_private_chat", ...)
+    context: str | None = None  # a context evidence's kind: "reporting", "promotion" or "unknown"
+    probability: float | None = None  # a classifier's calibrated probability 0..1
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
@@ -174,6 +178,9 @@ class Evidence:
             "matched_text",
             "origin",
             "confidence",
+            "category",
+            "context",
+            "probability",
         ):
             value = getattr(self, key)
             if value not in (None, ""):
@@ -204,6 +211,9 @@ class Evidence:
             weight=float(d.get("weight", 1.0)),
             box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])) if box else None,
             confidence=d.get("confidence"),
+            category=d.get("category"),
+            context=d.get("context"),
+            probability=d.get("probability"),
         )
 
 

@@ -493,7 +493,13 @@ class TextClassifier:
             f"{ev.precision_at_threshold:.2f}, recall {ev.recall_at_threshold:.2f} "
             f"at p>={self.threshold:.2f})"
         )
-        return Evidence(kind="classifier", detail=detail, origin="text", weight=round(max(p, 0.5), 4))
+        return Evidence(
+            kind="classifier",
+            detail=detail,
+            origin="text",
+            weight=round(max(p, 0.5), 4),
+            probability=round(p, 4),
+        )
 
 
 def load_model(directory: Path) -> TextClassifier:

@@ -176,6 +176,7 @@ class ContextModel:
                     origin="text",
                     entry_label=iid,
                     weight=round(h.weight * damp, 4),
+                    category=h.category,
                 )
             )
         branded = next((h for h in hits if h.category in BRANDING_CATEGORIES), None)
@@ -190,6 +191,7 @@ class ContextModel:
                     origin="text",
                     entry_label="branding_with_invite",
                     weight=round(s.branding_with_invite_weight * damp, 4),
+                    category="branding_with_invite",
                 )
             )
         cues = "; ".join(context.reasons) or "no cues"
@@ -208,7 +210,9 @@ class ContextModel:
         else:
             detail = f"context unclear (score {context.score:+.2f}): {cues}"
             weight = 0.0
-        evidence.append(Evidence(kind="context", detail=detail, origin="text", weight=weight))
+        evidence.append(
+            Evidence(kind="context", detail=detail, origin="text", weight=weight, context=context.kind)
+        )
         return evidence
 
 

@@ -11,6 +11,7 @@ from posbon.domain import Evidence, Links
 
 INVITE_LINK_WEIGHT = 0.3
 REPORTING_DAMPING = 0.3
+INVITE_CATEGORY = "invite_private_chat"  # the indicator-pack category this built-in indicator belongs to
 
 
 def link_indicators(links: Links, text: str, *, reporting: bool = False) -> list[Evidence]:
@@ -27,6 +28,7 @@ def link_indicators(links: Links, text: str, *, reporting: bool = False) -> list
                 matched_text=link,
                 origin="text",
                 weight=round(weight, 4),
+                category=INVITE_CATEGORY,
             )
         )
     return evidence

@@ -4,7 +4,7 @@ statuses draft / shadow / live / expired, hit logs, and backtests over the store
 `evaluate(rule, item_view)` is pure; `apply_rules(store, item_ids)` runs the rules in force after a scan.
 """
 
-from posbon.rules.backtest import BacktestResult, Overlap, Sample, backtest
+from posbon.rules.backtest import BacktestError, BacktestResult, Overlap, Sample, backtest
 from posbon.rules.conditions import ConditionError, ItemView, matches, parse_condition, triggering
 from posbon.rules.definitions import (
     ACTIONS,
@@ -36,6 +36,7 @@ __all__ = [
     "ACTIONS",
     "KINDS",
     "STATUSES",
+    "BacktestError",
     "BacktestResult",
     "ConditionError",
     "Enforce",

@@ -59,16 +59,28 @@ class ItemView:
         )
 
 
-# ---- what a piece of evidence says, read from its fields ---------------------------------------------------
+# ---- what a piece of evidence says ---------------------------------------------------------------------
+# Evidence found since the structured fields were added carries them (category, context, probability), set
+# by the stage that found it, and those are what a rule tests. Evidence stored before that has no such keys:
+# for those rows only, the value is recovered from the wording of `detail` as the assessor wrote it then.
+# The fallback is for old rows; new code must never rely on the wording of a detail.
 
 _CATEGORY_HEAD = re.compile(r"[a-z][a-z0-9_]*")
 _PROBABILITY = re.compile(r"\bp=([0-9]*\.?[0-9]+)")
 
 
+def _own_detail(e: Evidence) -> str:
+    """The detail without the "text in image <ref>: " a scan puts before evidence found in media text."""
+    prefix = f"{e.origin}: " if e.origin and e.origin != "text" else ""
+    return e.detail.removeprefix(prefix) if prefix else e.detail
+
+
 def indicator_category(e: Evidence) -> str:
-    """An indicator's category: pack hits say it first in their detail ("call_to_join: «...»"); the built-in
-    invite-link indicator is the pack category invite_private_chat."""
-    head = e.detail.split(":", 1)[0].strip()
+    """An indicator's category. Old rows: pack hits said it first in their detail ("call_to_join: «...»");
+    the built-in invite-link indicator is the pack category invite_private_chat."""
+    if e.category is not None:
+        return e.category
+    head = _own_detail(e).split(":", 1)[0].strip()  # fallback: stored before the category field
     if _CATEGORY_HEAD.fullmatch(head):
         return head
     if head.startswith("invite link into a private chat"):
@@ -77,15 +89,22 @@ def indicator_category(e: Evidence) -> str:
 
 
 def context_kind(e: Evidence) -> str:
-    if e.detail.startswith("reads as news / reporting"):
+    """A context evidence's kind: reporting, promotion or unknown."""
+    if e.context is not None:
+        return e.context if e.context in CONTEXT_KINDS else "unknown"
+    detail = _own_detail(e)  # fallback: evidence stored before the context field
+    if detail.startswith("reads as news / reporting"):
         return "reporting"
-    if e.detail.startswith("promotion cues"):
+    if detail.startswith("promotion cues"):
         return "promotion"
     return "unknown"
 
 
 def classifier_probability(e: Evidence) -> float:
-    found = _PROBABILITY.search(e.detail)
+    """A classifier's probability. Old rows: the p=... of its detail, else its weight."""
+    if e.probability is not None:
+        return float(e.probability)
+    found = _PROBABILITY.search(e.detail)  # fallback: evidence stored before the probability field
     return float(found.group(1)) if found else float(e.weight)
 
 
