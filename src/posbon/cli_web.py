@@ -15,26 +15,80 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+        api_only: Annotated[
+            bool,
+            typer.Option(
+                "--api-only",
+                help="Serve only the APIs (match API, items, notices, metrics) for API keys: no review "
+                "pages, no login form.",
+            ),
+        ] = False,
+        workers: Annotated[
+            int,
+            typer.Option(
+                "--workers",
+                min=1,
+                max=64,
+                help="Processes answering on the port (needs --api-only above 1; about one per core).",
+            ),
+        ] = 1,
+        access_log: Annotated[
+            bool,
+            typer.Option(
+                "--access-log/--no-access-log",
+                help="Log every request (off by default: a line per match lookup costs throughput).",
+            ),
+        ] = False,
     ) -> None:
         """Serve the review pages and the JSON API (log in first: add a user with `posbon user add`).
 
         Example: [bold]posbon serve --port 8000[/bold], then open http://127.0.0.1:8000/
 
-        Behind an https proxy, or with POSBON_COOKIE_SECURE=1, the session cookie is marked Secure.
-        POSBON_SECRET_KEY sets the session signing key (default: a random key kept in the data dir).
+        A match server for platforms, one process per core, API keys only:
+        [bold]posbon serve --api-only --workers 2 --host 0.0.0.0 --port 8080[/bold]
+        (docs/production.md). Behind an https proxy, or with POSBON_COOKIE_SECURE=1, the session cookie is
+        marked Secure. POSBON_SECRET_KEY sets the session signing key (default: a random key kept in the
+        data dir).
         """
+        import os
+
         import uvicorn
 
-        from posbon.cli_common import EXIT_STORE, err, out, state
+        from posbon.cli_common import EXIT_STORE, EXIT_USAGE, err, out, state
         from posbon.store import StoreError
         from posbon.web import create_app
 
+        if workers > 1 and not api_only:
+            err.print(
+                "[red]error:[/red] --workers above 1 needs --api-only: a browser session lives in one "
+                "process, so run the review pages as their own `posbon serve`"
+            )
+            raise typer.Exit(EXIT_USAGE)
         settings = state.settings()
         try:
-            web_app = create_app(settings)
+            web_app = create_app(settings, ui=not api_only)  # also checks the store before workers start
         except StoreError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_STORE) from exc
-        out.print(f"posbon review on http://{host}:{port}/ (data in {settings.data_dir}); Ctrl-C stops it")
+        what = "posbon API" if api_only else "posbon review"
+        out.print(f"{what} on http://{host}:{port}/ (data in {settings.data_dir}); Ctrl-C stops it")
         # proxy_headers: behind a local reverse proxy, X-Forwarded-Proto=https marks cookies Secure
-        uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
+        if workers == 1:
+            uvicorn.run(
+                web_app, host=host, port=port, proxy_headers=True, log_level="info", access_log=access_log
+            )
+            return
+        # Each worker process builds its app from the environment: pass on the data dir the options chose.
+        os.environ["POSBON_DATA_DIR"] = str(settings.data_dir)
+        os.environ["POSBON_DATABASE_URL"] = settings.database_url
+        del web_app
+        uvicorn.run(
+            "posbon.web.app:api_app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            proxy_headers=True,
+            log_level="info",
+            access_log=access_log,
+        )

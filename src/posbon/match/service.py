@@ -177,6 +177,17 @@ class MatchService:
                 return self._rebuild()
             return self._catch_up(snap)
 
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The index if it is built and no poll of the change log is due (nor hinted), else None.
+
+        Never touches the database: the match API's fast path answers from it on the event loop and leaves
+        a due poll to the ordinary route, which runs it in a worker thread.
+        """
+        snap = self._snapshot
+        if snap is None or self._hint or time.monotonic() >= self._next_poll:
+            return None
+        return snap
+
     def _rebuild(self) -> Snapshot:
         version = self.latest_change()  # read first: a change after it is applied (again) next poll
         detectors = build_detectors(self.store, self.settings)
@@ -284,20 +295,30 @@ class MatchService:
 
     # ---- lookups -----------------------------------------------------------------------------------
 
-    def lookup(self, signals: Sequence[Signal], banks: Iterable[str] | None = None) -> list[list[Match]]:
+    def lookup(
+        self,
+        signals: Sequence[Signal],
+        banks: Iterable[str] | None = None,
+        *,
+        snapshot: Snapshot | None = None,
+    ) -> list[list[Match]]:
         """For each signal, the entries it matches within each bank's own match threshold (or the global
         one), best first. Allow-list banks are never returned; a block-bank hit that an allow list
-        overrides is left out. Signals are searched in one batch (PDQ as one range search)."""
+        overrides is left out. Signals are searched in one batch (PDQ as one range search).
+
+        `snapshot`: an index the caller already holds (from `fresh_snapshot`); the change log is not polled.
+        """
         started = time.perf_counter()
         for signal in signals:
             LOOKUPS.labels(signal_type=HMA_NAME.get(signal.signal_type, str(signal.signal_type))).inc()
         try:
-            return self._lookup(signals, banks)
+            return self._lookup(snapshot or self.snapshot(), signals, banks)
         finally:
             LOOKUP_SECONDS.observe(time.perf_counter() - started)
 
-    def _lookup(self, signals: Sequence[Signal], banks: Iterable[str] | None) -> list[list[Match]]:
-        snap = self.snapshot()
+    def _lookup(
+        self, snap: Snapshot, signals: Sequence[Signal], banks: Iterable[str] | None
+    ) -> list[list[Match]]:
         matcher = snap.detectors.matcher
         wanted = set(banks) if banks is not None else None
         tagged = [Signal(s.signal_type, s.value, s.quality, origin=str(i)) for i, s in enumerate(signals)]

@@ -189,6 +189,20 @@ def clear_api_key_cache() -> None:
         _key_cache.clear()
 
 
+def cached_api_key(store: Store, token: str) -> ApiKeyRow | None:
+    """The key a token belongs to if it was verified in the last API_KEY_CACHE_SECONDS, else None.
+
+    Never asks the database (the match API's fast path calls it on the event loop); None means "verify it
+    the ordinary way", not "refused".
+    """
+    if not token:
+        return None
+    cached = _key_cache.get(_cache_key(store, _key_hash(token)))
+    if cached is not None and _clock() < cached[1]:
+        return cached[0]
+    return None
+
+
 def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
     """The key a token belongs to if it is not revoked (and notes when it was last used); else None.
 

@@ -28,6 +28,7 @@ from posbon import __version__
 from posbon.settings import Settings
 from posbon.store import Store
 from posbon.web.auth import VIEWER, Forbidden, NotAuthenticated, Viewer, principal_of
+from posbon.web.fastpath import MatchFastPath
 from posbon.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -91,6 +92,7 @@ class WebState:
     sessions: SessionStore
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     templates: Jinja2Templates | None = None
+    ui: bool = True  # False: API only (no pages, no login form)
 
 
 def _templates() -> Jinja2Templates:
@@ -102,7 +104,7 @@ def _templates() -> Jinja2Templates:
 
 def wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith("/api/") or path == "/openapi.json":
+    if path.startswith("/api/") or path == "/openapi.json" or not request.app.state.web.ui:
         return True
     return "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get(
         "accept", ""
@@ -148,8 +150,12 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The web app on the store of `settings` (the embedded SQLite store by default)."""
+def create_app(settings: Settings, *, ui: bool = True) -> FastAPI:
+    """The web app on the store of `settings` (the embedded SQLite store by default).
+
+    `ui=False` leaves out the review pages, the login form and /docs: an API-only app (API keys only), which
+    `posbon serve --api-only` runs in several processes (a browser session lives in one process's memory).
+    """
     store = Store.open(settings.database_url)
     web = WebState(
         settings=settings,
@@ -157,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
         services=Services(store),
         sessions=SessionStore(load_secret_key(settings.data_dir)),
         templates=_templates(),
+        ui=ui,
     )
     app = FastAPI(
         title="posbon review API",
@@ -171,12 +178,15 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
     )
     app.state.web = web
+    app.add_middleware(MatchFastPath)  # inside SecurityHeaders: fast answers carry the headers too
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(packages=[("posbon.web", "static")]), name="static")
 
     _install_error_handlers(app)
-    _install_login_routes(app)
-    _install_docs_routes(app)
+    _install_health_routes(app)
+    if ui:
+        _install_login_routes(app)
+        _install_docs_routes(app)
 
     from posbon.web.api import router as api_router
     from posbon.web.hma import router as hma_router
@@ -184,7 +194,8 @@ def create_app(settings: Settings) -> FastAPI:
     from posbon.web.pages import router as pages_router
     from posbon.web.platform_api import router as platform_router
 
-    app.include_router(pages_router)
+    if ui:
+        app.include_router(pages_router)
     app.include_router(api_router)
     app.include_router(platform_router)
     app.include_router(hma_router)
@@ -241,11 +252,19 @@ def _error(
     return response
 
 
-def _install_login_routes(app: FastAPI) -> None:
+def api_app_from_env() -> FastAPI:
+    """The API-only app on the store the environment names (POSBON_DATA_DIR, POSBON_DATABASE_URL): the
+    factory each process of `posbon serve --api-only --workers N` calls."""
+    return create_app(Settings.load(), ui=False)
+
+
+def _install_health_routes(app: FastAPI) -> None:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+
+def _install_login_routes(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         # a static file, public like everything under /static

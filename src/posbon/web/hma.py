@@ -38,7 +38,15 @@ from posbon.signals.media import MediaError, media_signals
 from posbon.store import Store
 from posbon.store.db import StoreError, value_digest
 from posbon.store.models import BankEntryRow, BankRow
-from posbon.web.auth import AuthFirstRoute, Forbidden, NotAuthenticated, Principal, Require, principal_of
+from posbon.web.auth import (
+    ROLE_RANK,
+    AuthFirstRoute,
+    Forbidden,
+    NotAuthenticated,
+    Principal,
+    Require,
+    principal_of,
+)
 
 PREFIX = "/api/hma"
 CONTENT_TYPES = {"photo": MediaKind.IMAGE, "video": MediaKind.VIDEO}
@@ -72,6 +80,10 @@ class ServiceRole(Require):
             allowed = " or ".join(sorted({*self.service_roles, self.role}))
             raise Forbidden(f"this needs the {allowed} role; you are {principal.role}")
         return await super().__call__(request)
+
+    def allows_api_key(self, role: str) -> bool:
+        """Whether an API key with `role` passes this check (keys need no CSRF token)."""
+        return role in self.service_roles or ROLE_RANK.get(role, 0) >= ROLE_RANK[self.role]
 
     def __repr__(self) -> str:
         return f"ServiceRole({self.role!r}, {', '.join(sorted(self.service_roles))})"
@@ -145,7 +157,7 @@ def _signal(signal_type: str, signal: str) -> Signal:
         raise HMAError(400, str(exc)) from None
 
 
-def _by_bank(matches: list[Match]) -> dict[str, list[dict[str, Any]]]:
+def matches_by_bank(matches: list[Match]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for m in matches:
         out.setdefault(m.bank, []).append({"bank_content_id": m.entry_id, "distance": m.distance})
@@ -228,7 +240,7 @@ def lookup_get(
     if not signal or not signal_type:
         raise HMAError(400, "Either url or both signal and signal_type are required")
     found = match_service(request).lookup([_signal(signal_type, signal)], _banks_param(banks))
-    return _by_bank(found[0])
+    return matches_by_bank(found[0])
 
 
 @router.post("/m/lookup", dependencies=[Depends(MATCH)])
@@ -238,7 +250,8 @@ async def lookup_post(request: Request, banks: str | None = None) -> dict[str, A
     service = match_service(request)
     wanted = _banks_param(banks)
     return {
-        name: _by_bank(service.lookup([_signal(name, value)], wanted)[0]) for name, value in hashes.items()
+        name: matches_by_bank(service.lookup([_signal(name, value)], wanted)[0])
+        for name, value in hashes.items()
     }
 
 

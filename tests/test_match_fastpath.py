@@ -1,0 +1,211 @@
+"""The match API's fast path (posbon.web.fastpath) answers exactly as the ordinary route does, and only
+when it may: a recently verified key with a role that may look up, a fresh index, a plain valid query.
+Also `posbon serve --api-only` (the app without pages) and `--workers` with a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from posbon.match.service import MatchService
+from posbon.review.accounts import create_api_key, revoke_api_key
+from posbon.settings import Settings
+from posbon.store import Store
+from posbon.web import create_app
+from posbon.web.fastpath import FAST_LOOKUPS
+from review_helpers import cli_app
+
+H = "/api/hma"
+PDQ = "f" * 16 + "0" * 16 + "a5" * 16
+NEAR = "e" + "f" * 15 + "0" * 16 + "a5" * 16  # 1 bit away
+OTHER = "0" * 16 + "f" * 16 + "5a" * 16
+
+
+def fast_count() -> float:
+    return FAST_LOOKUPS._value.get()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[TestClient, Store, dict[str, str]]:
+    settings = Settings.load(tmp_path / "data")
+    store = Store.open(settings.database_url)
+    keys = {role: create_api_key(store, f"{role}-key", role) for role in ("matcher", "curator", "viewer")}
+    client = TestClient(create_app(settings))
+    curator = {"Authorization": f"Bearer {keys['curator']}"}
+    for bank, value in (("BANK_A", PDQ), ("BANK_B", NEAR)):
+        assert client.post(f"{H}/c/banks", json={"name": bank}, headers=curator).status_code == 201
+        r = client.post(f"{H}/c/bank/{bank}/signal", json={"pdq": value}, headers=curator)
+        assert r.status_code == 200, r.text
+    return client, store, keys
+
+
+def service_of(client: TestClient) -> MatchService:
+    service = client.app.state.match_service  # type: ignore[attr-defined]
+    assert isinstance(service, MatchService)
+    return service
+
+
+def lookup(client: TestClient, key: str, **params: str) -> httpx.Response:
+    return client.get(f"{H}/m/lookup", params=params, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_fast_answers_are_the_routes_answers(env: tuple[TestClient, Store, dict[str, str]]) -> None:
+    client, _store, keys = env
+    queries = [
+        {"signal_type": "pdq", "signal": PDQ},
+        {"signal_type": "pdq", "signal": PDQ, "banks": "BANK_B"},
+        {"signal_type": "pdq", "signal": PDQ, "banks": " BANK_A , nope"},
+        {"signal_type": "pdq", "signal": OTHER},
+        {"signal_type": "PDQ", "signal": PDQ.upper(), "seed": "1", "content_type": "photo"},
+    ]
+    assert lookup(client, keys["matcher"], signal_type="pdq", signal=PDQ).status_code == 200  # builds it
+    for params in queries:
+        service_of(client)._next_poll = 0.0  # a poll of the change log is due
+        before = fast_count()
+        slow = lookup(client, keys["matcher"], **params)  # a poll is due: the ordinary route answers
+        assert fast_count() == before
+        fast = lookup(client, keys["matcher"], **params)  # the index is fresh now: the fast path answers
+        assert fast_count() == before + 1, params
+        assert (fast.status_code, fast.content) == (slow.status_code, slow.content)
+        assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+        for header in ("content-security-policy", "x-content-type-options", "cache-control"):
+            assert fast.headers[header] == slow.headers[header]
+    both = lookup(client, keys["matcher"], signal_type="pdq", signal=PDQ).json()
+    assert set(both) == {"BANK_A", "BANK_B"}
+    assert both["BANK_B"][0]["distance"] == "1"
+
+
+def test_the_fast_path_declines_what_the_route_must_decide(
+    env: tuple[TestClient, Store, dict[str, str]],
+) -> None:
+    client, store, keys = env
+    assert lookup(client, keys["matcher"], signal_type="pdq", signal=PDQ).status_code == 200
+    declined = [
+        ({"signal_type": "pdq", "signal": "xyz"}, 400),
+        ({"signal_type": "tmk", "signal": PDQ}, 400),
+        ({"signal_type": "pdq"}, 400),
+        ({"url": "http://169.254.169.254/"}, 400),
+        ({"signal_type": "pdq", "signal": PDQ, "bypass_coinflip": "maybe"}, 422),
+        ({"signal_type": "pdq", "signal": PDQ, "unknown": "1"}, 200),
+    ]
+    for params, status in declined:
+        before = fast_count()
+        r = lookup(client, keys["matcher"], **params)
+        assert r.status_code == status, (params, r.text)
+        assert fast_count() == before, params
+    # a repeated parameter is the route's to interpret
+    before = fast_count()
+    r = client.get(
+        f"{H}/m/lookup?signal_type=pdq&signal={OTHER}&signal={PDQ}",
+        headers={"Authorization": f"Bearer {keys['matcher']}"},
+    )
+    assert r.status_code == 200 and fast_count() == before
+
+    # no key, a made-up key: 401 from the ordinary stack
+    assert client.get(f"{H}/m/lookup", params={"signal_type": "pdq", "signal": PDQ}).status_code == 401
+    assert lookup(client, "not-a-key", signal_type="pdq", signal=PDQ).status_code == 401
+    # a revoked key stops at once (the revocation clears this process's cache)
+    revoke_api_key(store, "matcher-key")
+    before = fast_count()
+    assert lookup(client, keys["matcher"], signal_type="pdq", signal=PDQ).status_code == 401
+    assert fast_count() == before
+
+
+def test_a_bank_change_is_seen_by_the_next_lookup(env: tuple[TestClient, Store, dict[str, str]]) -> None:
+    client, _store, keys = env
+    assert lookup(client, keys["viewer"], signal_type="pdq", signal=OTHER).json() == {}
+    assert lookup(client, keys["viewer"], signal_type="pdq", signal=OTHER).json() == {}  # fast, fresh
+    r = client.post(
+        f"{H}/c/bank/BANK_A/signal",
+        json={"pdq": OTHER},
+        headers={"Authorization": f"Bearer {keys['curator']}"},
+    )
+    assert r.status_code == 200
+    found = lookup(client, keys["viewer"], signal_type="pdq", signal=OTHER).json()
+    assert found == {"BANK_A": [{"bank_content_id": int(r.json()["id"]), "distance": "0"}]}
+
+
+def test_api_only_app_has_no_pages_and_answers_json(tmp_path: Path) -> None:
+    settings = Settings.load(tmp_path / "data")
+    store = Store.open(settings.database_url)
+    key = create_api_key(store, "m", "matcher")
+    client = TestClient(create_app(settings, ui=False), follow_redirects=False)
+    assert client.get("/login").status_code == 404
+    assert client.get("/queue", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    assert client.get("/healthz").json() == {"status": "ok"}
+    denied = client.get("/metrics")
+    assert denied.status_code == 401 and denied.headers["content-type"] == "application/json"
+    r = client.get(
+        f"{H}/m/lookup",
+        params={"signal_type": "pdq", "signal": PDQ},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200 and r.json() == {}
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_workers_need_api_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSBON_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli_app(), ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers above 1 needs --api-only" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings.load(data)
+    store = Store.open(settings.database_url)
+    store.create_bank("BANK_A")
+    from posbon.domain import SignalType
+    from posbon.match.banklist import NewEntry
+
+    store.add_entries("BANK_A", [NewEntry(SignalType.PDQ, PDQ)])
+    key = create_api_key(store, "m", "matcher")
+    store.close()
+    port = free_port()
+    posbon = str(Path(sys.executable).with_name("posbon"))
+    env = {k: v for k, v in os.environ.items() if k != "POSBON_DATABASE_URL"}
+    env["POSBON_DATA_DIR"] = str(data)
+    server = subprocess.Popen(
+        [posbon, "serve", "--api-only", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+            while True:
+                try:
+                    if client.get(f"{H}/status").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+                assert time.monotonic() < deadline, "posbon serve --workers 2 did not come up"
+                time.sleep(0.2)
+            for _ in range(40):
+                r = client.get(f"{H}/m/lookup", params={"signal_type": "pdq", "signal": PDQ})
+                assert r.status_code == 200 and list(r.json()) == ["BANK_A"], r.text
+            assert client.get("/login").status_code == 404
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    # uvicorn's supervisor started two worker processes
+    assert output.count("Started server process") >= 2, output
