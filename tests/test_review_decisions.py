@@ -1,11 +1,18 @@
-"""Decisions, second review, appeals, removal orders and the queue, on a real SQLite store."""
+"""Decisions, second review, appeals, removal orders and the queue, on a real store (SQLite, or PostgreSQL
+with POSBON_TEST_PG=1), including reviewers acting on one item at the same moment."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from posbon.policy import load_profile
 from posbon.review import (
@@ -22,7 +29,9 @@ from posbon.review import (
     sync_queue,
     verify,
 )
+from posbon.review import decisions as decisions_module
 from posbon.store import Store
+from posbon.store.review_models import AuditRecordRow
 from review_helpers import add_items, add_reviewers, item_row, open_store
 
 EU = load_profile("eu")
@@ -186,3 +195,175 @@ def test_queue_order_risk_severity_age(store: Store) -> None:
     assert order == ["4", "3", "2", "1"]  # 0.9x1.0 (older first), 0.9x0.7=0.63, 0.5x1.0
     assert [e.item.item_id[-1] for e in queue(store, limit=2, offset=1)] == ["3", "2"]
     assert queue(store, jurisdiction="default") == []
+
+
+# ---- concurrent reviewers on one item ----------------------------------------------------------------
+# Each service reads the item's decisions, checks the rules, then writes. Under PostgreSQL's READ COMMITTED
+# two reviewers deciding the same item at once could both pass the checks; the services lock the item row
+# first (SELECT ... FOR UPDATE), so the second one checks against the first one's committed decision.
+# `_notice_source` runs after the checks and before the insert: slowing it down holds every racer between
+# its checks and its write, so without the lock all of them would pass the checks every round.
+
+
+def _slow_between_check_and_write(monkeypatch: pytest.MonkeyPatch, name: str = "_notice_source") -> None:
+    """Make decisions_module.<name> (called after a service's checks) take 50 ms longer."""
+    original = getattr(decisions_module, name)
+
+    def slow(*args: Any) -> Any:
+        time.sleep(0.05)
+        return original(*args)
+
+    monkeypatch.setattr(decisions_module, name, slow)
+
+
+def _race(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
+    """Run the calls at the same moment, one thread each; their results and their exceptions."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], Any]) -> None:
+        start.wait(timeout=30)
+        try:
+            value = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            with lock:
+                errors.append(exc)
+        else:
+            with lock:
+                results.append(value)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results, errors
+
+
+def _standing(store: Store, item_id: str) -> list[str]:
+    return [d.status for d in decisions_for(store, item_id) if d.status in ("final", "pending_second_review")]
+
+
+RACERS = ("alice", "bob", "carol", "dave")
+
+
+def test_four_reviewers_removing_one_item_at_once_leave_one_final_decision(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_reviewers(store, "dave")
+    rounds = 3
+    add_items(store, [item_row(n) for n in range(1, rounds + 1)])
+    sync_queue(store, EU)
+    _slow_between_check_and_write(monkeypatch)
+    for n in range(1, rounds + 1):
+        item_id = f"item{n:08d}"
+        results, errors = _race(
+            [
+                partial(decide, store, item_id, "remove", reviewer=who, reason=f"banked, {who}", policy=EU)
+                for who in RACERS
+            ]
+        )
+        assert len(results) == 1 and results[0].status == "final"
+        assert len(errors) == len(RACERS) - 1
+        assert all(isinstance(e, ReviewError) and "already has a final decision" in str(e) for e in errors)
+        assert [(d.id, d.status) for d in decisions_for(store, item_id)] == [(results[0].id, "final")]
+        assert len(statements_for(store, results[0].id)) == 1
+    assert queue(store) == []
+    assert verify(store)[1] == []
+
+
+def test_two_second_reviewers_confirming_at_once_leave_one_final_decision(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_reviewers(store, "dave")
+    rounds = 3
+    add_items(store, [item_row(n) for n in range(1, rounds + 1)])
+    sync_queue(store, EU)
+    firsts = [
+        decide(store, f"item{n:08d}", "no_action", reviewer="alice", reason="news report", policy=EU)
+        for n in range(1, rounds + 1)
+    ]
+    assert {d.status for d in firsts} == {"pending_second_review"}
+    _slow_between_check_and_write(monkeypatch)
+    for first in firsts:
+        item_id = str(first.item_id)
+        results, errors = _race(
+            [
+                partial(decide, store, item_id, "no_action", reviewer=who, reason=f"agree, {who}", policy=EU)
+                for who in RACERS[1:]
+            ]
+        )
+        assert len(results) == 1 and len(errors) == 2, errors
+        (second,) = results
+        assert second.status == "final" and second.second_review_of == first.id
+        assert all(isinstance(e, ReviewError) and "already has a final decision" in str(e) for e in errors)
+        assert [(d.id, d.status) for d in decisions_for(store, item_id)] == [
+            (first.id, "superseded"),
+            (second.id, "final"),
+        ]
+        assert _standing(store, item_id) == ["final"]
+    assert verify(store)[1] == []
+
+
+def test_two_reviewers_resolving_one_appeal_at_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_reviewers(store, "dave")
+    add_items(store, [item_row(1)])
+    sync_queue(store, EU)
+    d = decide(store, "item00000001", "remove", reviewer="alice", reason="banked poster", policy=EU)
+    a = appeal(store, d.id, "This is my own documentary about the region, not propaganda.")
+    _slow_between_check_and_write(monkeypatch, "_policy_stub")  # after resolve_appeal's checks
+    results, errors = _race(
+        [
+            partial(resolve_appeal, store, a.id, reviewer="bob", upheld=False, reason="documentary"),
+            partial(resolve_appeal, store, a.id, reviewer="carol", upheld=True, reason="known poster"),
+        ]
+    )
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert isinstance(errors[0], ReviewError) and "already resolved" in str(errors[0])
+    with store.session() as s:
+        actions = list(
+            s.scalars(
+                select(AuditRecordRow.action).where(
+                    AuditRecordRow.action.in_(("appeal.upheld", "appeal.reversed"))
+                )
+            )
+        )
+    assert len(actions) == 1
+    assert verify(store)[1] == []
+
+
+def test_two_complaints_against_one_decision_at_once_open_one_appeal(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_items(store, [item_row(1)])
+    sync_queue(store, EU)
+    d = decide(store, "item00000001", "remove", reviewer="alice", reason="banked poster", policy=EU)
+    _slow_between_check_and_write(monkeypatch, "_policy_stub")  # holds the first appeal's transaction open
+    results, errors = _race(
+        [partial(appeal, store, d.id, f"Complaint {n}: please restore my post.") for n in range(2)]
+    )
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert isinstance(errors[0], ReviewError) and "already has an open appeal" in str(errors[0])
+    with pytest.raises(ReviewError, match="has an open appeal: resolve it"):
+        decide(store, "item00000001", "label", reviewer="bob", reason="again", policy=EU)
+
+
+def test_two_reviewers_actioning_one_removal_order_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_items(store, [item_row(1, verdict="review", kind="indicator", risk=0.5)])
+    sync_queue(store, EU)
+    order = record_order(store, "item00000001", authority="Authority", reference="RO-9")
+    _slow_between_check_and_write(monkeypatch)
+    results, errors = _race(
+        [
+            partial(action_order, store, order.id, reviewer="alice", policy=EU, action="remove"),
+            partial(action_order, store, order.id, reviewer="bob", policy=EU, action="geo_block"),
+        ]
+    )
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert isinstance(errors[0], ReviewError) and "already actioned" in str(errors[0])
+    assert _standing(store, "item00000001") == ["final"]

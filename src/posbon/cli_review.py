@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from posbon.cli_common import EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, _open_store, err, out, state
 from posbon.policy import PolicyError, load_policy
@@ -158,29 +159,44 @@ def policy_show(jurisdiction: Annotated[str | None, typer.Option("--jurisdiction
 def review_queue(
     limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
     jurisdiction: Annotated[str | None, typer.Option("--jurisdiction")] = None,
+    queue_name: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="Only the items a live routing rule routed to this queue; 'default': those no rule routed.",
+        ),
+    ] = None,
 ) -> None:
     """Queue newly flagged items, then show the most urgent."""
     from posbon.review import active_policy, queue, queue_size, sync_queue
+    from posbon.review.queue import MAX_QUEUE_NAME, known_queues
 
+    if queue_name is not None and not 0 < len(queue_name) <= MAX_QUEUE_NAME:
+        raise _fail(ReviewError(f"--queue: a queue name has 1 to {MAX_QUEUE_NAME} characters"))
     store = _open_store(state.settings())
     try:
         sync_queue(store, active_policy(store, jurisdiction))
     except ReviewError as exc:
         raise _fail(exc) from exc
-    table = Table("item", "priority", "category", "why", "deadline", "verdict", "language")
-    for e in queue(store, limit=limit, jurisdiction=jurisdiction):
+    table = Table("item", "priority", "category", "queue", "why", "deadline", "verdict", "language")
+    for e in queue(store, limit=limit, jurisdiction=jurisdiction, queue_name=queue_name):
         deadline = f"{e.deadline_at:%Y-%m-%d %H:%M} UTC" if e.deadline_at else ""
         table.add_row(
             e.item.item_id,
             f"{e.priority:.1f}",
             e.category,
+            Text(e.routed_queue),  # a name from a rule file: shown as typed, never as markup
             e.reason,
             deadline,
             e.item.verdict,
             e.item.language,
         )
     out.print(table)
-    out.print(f"{queue_size(store, jurisdiction=jurisdiction)} items waiting.")
+    waiting = queue_size(store, jurisdiction=jurisdiction, queue_name=queue_name)
+    out.print(f"{waiting} items waiting" + (f" in queue {queue_name}." if queue_name else "."), markup=False)
+    names = known_queues(store)
+    if len(names) > 1:
+        out.print("Queues: " + ", ".join(f"{name} ({count})" for name, count in names), markup=False)
 
 
 @review_app.command("decide")

@@ -1,5 +1,13 @@
 """Decisions, appeals and removal orders. Every service writes its change and its audit record in one
-transaction; the rules come from the policy in force (posbon.policy)."""
+transaction; the rules come from the policy in force (posbon.policy).
+
+Concurrency: each service reads an item's decisions, checks the rules (four eyes, one final decision, one
+open appeal) and then writes, so two reviewers acting on the same item at once must not both pass the
+checks. On SQLite, write_session's BEGIN IMMEDIATE runs writers one at a time. On PostgreSQL (READ
+COMMITTED) every service first locks the item's row (`_lock_item`: SELECT ... FOR UPDATE) and only then
+reads what it checks, so a second reviewer waits for the first one's commit and checks against it. Lock
+order, to keep clear of deadlocks: the item, then the order/appeal/decision row, then the audit head.
+"""
 
 from __future__ import annotations
 
@@ -37,11 +45,29 @@ def detection_method(evidence: list[dict[str, object]]) -> str:
     return next((k for k in DETECTION_ORDER if k in kinds), "human")
 
 
-def _item(s: Session, item_id: str) -> ItemRow:
-    item = s.get(ItemRow, item_id)
+def _locked(s: Session, item_id: str | None) -> ItemRow | None:
+    """The item's row, locked until the transaction ends (a no-op on SQLite, whose write transaction is
+    exclusive already); None if there is no such item (any more: purged). Take it before reading anything
+    the rules check."""
+    if item_id is None:
+        return None
+    return s.get(ItemRow, item_id, with_for_update=True, populate_existing=True)
+
+
+def _lock_item(s: Session, item_id: str) -> ItemRow:
+    item = _locked(s, item_id)
     if item is None:
         raise ReviewError(f"no item with id {item_id!r}")
     return item
+
+
+def _lock_decision(s: Session, decision_id: int) -> DecisionRow:
+    """A decision, its item locked first (then the decision's own row: it may have lost its item)."""
+    _locked(s, s.scalar(select(DecisionRow.item_id).where(DecisionRow.id == decision_id)))
+    decision = s.get(DecisionRow, decision_id, with_for_update=True, populate_existing=True)
+    if decision is None:
+        raise ReviewError(f"no decision with id {decision_id}")
+    return decision
 
 
 def _deciders(s: Session, decision: DecisionRow) -> set[str]:
@@ -73,7 +99,7 @@ def _decide_in(
     reason = reason.strip()
     if not reason:
         raise ReviewError("a decision needs a reason")
-    item = _item(s, item_id)
+    item = _lock_item(s, item_id)  # every check below sees the decisions committed before this one
     place = entry_for(s, item, policy)
     category = category or place.category
     if category not in policy.categories:
@@ -241,9 +267,7 @@ def appeal(store: Store, decision_id: int, complaint: str) -> AppealRow:
     if len(complaint) > MAX_COMPLAINT:
         raise ReviewError(f"a complaint is at most {MAX_COMPLAINT} characters")
     with write_session(store) as s:
-        decision = s.get(DecisionRow, decision_id)
-        if decision is None:
-            raise ReviewError(f"no decision with id {decision_id}")
+        decision = _lock_decision(s, decision_id)
         if decision.status != "final" or decision.action == "escalate":
             raise ReviewError(
                 f"decision {decision_id} is {decision.status} ({decision.action}): not open to appeal"
@@ -291,7 +315,16 @@ def assign_appeal(store: Store, appeal_id: int, reviewer: str, *, actor: str = "
 
 
 def _open_appeal(s: Session, appeal_id: int) -> tuple[AppealRow, DecisionRow]:
-    row = s.get(AppealRow, appeal_id)
+    """An open appeal and its decision, locked (the item first, then the appeal) for resolving it."""
+    _locked(
+        s,
+        s.scalar(
+            select(DecisionRow.item_id)
+            .join(AppealRow, AppealRow.decision_id == DecisionRow.id)
+            .where(AppealRow.id == appeal_id)
+        ),
+    )
+    row = s.get(AppealRow, appeal_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise ReviewError(f"no appeal with id {appeal_id}")
     if row.status != "open":
@@ -377,7 +410,7 @@ def record_order(
     received = _utc(received_at)
     deadline = received + timedelta(hours=policy.removal_order_hours)
     with write_session(store) as s:
-        item = _item(s, item_id)
+        item = _lock_item(s, item_id)
         order = RemovalOrderRow(
             item_id=item_id,
             authority=authority,
@@ -422,7 +455,9 @@ def action_order(
     `not_actioned_reason`."""
     require_decider(store, reviewer)
     with write_session(store) as s:
-        order = s.get(RemovalOrderRow, order_id)
+        # the item first (as _decide_in does), then the order
+        _locked(s, s.scalar(select(RemovalOrderRow.item_id).where(RemovalOrderRow.id == order_id)))
+        order = s.get(RemovalOrderRow, order_id, with_for_update=True, populate_existing=True)
         if order is None:
             raise ReviewError(f"no removal order with id {order_id}")
         if order.status != "open":

@@ -4,6 +4,12 @@ urgent first: an open removal order (earliest deadline first), then risk x categ
 Queue places live in their own table with a composite index in exactly the queue's order, so a page of the
 queue is a short index walk however many items wait. `sync_queue` adds newly flagged items (run it after a
 scan); decisions, appeals and orders move items in and out themselves.
+
+Named queues: a live routing rule (posbon.rules) gives an item a queue name (rule_routes) and its priority
+boost. `queue(..., queue_name=NAME)` shows only the items routed to NAME; DEFAULT_QUEUE ("default") holds
+the items no live routing rule routed (and any a rule routed to a queue called "default"). The order is the
+same in every named queue. The name filter joins rule_routes by item id, so a page of a small queue walks
+the queue index further than a page of the whole queue does.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from posbon.policy import Policy
@@ -21,8 +27,11 @@ from posbon.review.session import aware, now_utc, write_session
 from posbon.store import Store
 from posbon.store.models import ItemRow
 from posbon.store.review_models import AppealRow, DecisionRow, QueueEntryRow, RemovalOrderRow
+from posbon.store.rules_models import RuleRouteRow
 
 FLAGGED = ("match", "review")
+DEFAULT_QUEUE = "default"  # the queue of items no live routing rule routed
+MAX_QUEUE_NAME = 100  # rule_routes.queue is VARCHAR(100)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class QueueEntry:
     pending_decision: DecisionRow | None  # the decision a second reviewer must confirm or override
     open_appeal: AppealRow | None
     excluded_reviewers: tuple[str, ...] = field(default=())  # who may not take it (decided it before)
+    jurisdiction: str = ""  # the policy jurisdiction it is queued under
+    routed_queue: str = DEFAULT_QUEUE  # the named queue a live routing rule gave it
+    routed_by: str | None = None  # that rule's id, None in the default queue
 
 
 def priority_key(risk: float, weight: float) -> float:
@@ -130,6 +142,13 @@ def sync_queue(store: Store, policy: Policy, *, chunk: int = 5000) -> int:
     return added
 
 
+def in_queue(name: str) -> ColumnElement[bool]:
+    """The condition "routed to queue `name`" over a query outer-joined to RuleRouteRow."""
+    if name == DEFAULT_QUEUE:
+        return or_(RuleRouteRow.item_id.is_(None), RuleRouteRow.queue == DEFAULT_QUEUE)
+    return RuleRouteRow.queue == name
+
+
 def queue(
     store: Store,
     *,
@@ -137,12 +156,15 @@ def queue(
     offset: int = 0,
     jurisdiction: str | None = None,
     reviewer: str | None = None,
+    queue_name: str | None = None,
 ) -> list[QueueEntry]:
     """A page of the queue, most urgent first. With `reviewer`, items they may not take (they decided them
-    before: second reviews, appeals) are left out."""
+    before: second reviews, appeals) are left out; with `queue_name`, only the items routed to that named
+    queue (DEFAULT_QUEUE: those no live routing rule routed)."""
     query = (
-        select(QueueEntryRow, ItemRow)
+        select(QueueEntryRow, ItemRow, RuleRouteRow.queue, RuleRouteRow.rule_id)
         .join(ItemRow, ItemRow.item_id == QueueEntryRow.item_id)
+        .outerjoin(RuleRouteRow, RuleRouteRow.item_id == QueueEntryRow.item_id)
         .where(QueueEntryRow.state == "open")
         .order_by(
             QueueEntryRow.urgent,
@@ -157,9 +179,11 @@ def queue(
         query = query.where(QueueEntryRow.jurisdiction == jurisdiction)
     if reviewer:
         query = query.where(~QueueEntryRow.excluded_reviewers.contains(f"|{reviewer}|", autoescape=True))
+    if queue_name is not None:
+        query = query.where(in_queue(queue_name))
     with store.session() as s:
         page = s.execute(query).all()
-        ids = [entry.item_id for entry, _ in page]
+        ids = [entry.item_id for entry, *_ in page]
         orders = _first_by_item(
             s.scalars(
                 select(RemovalOrderRow)
@@ -193,17 +217,44 @@ def queue(
             pending_decision=pending.get(entry.item_id),
             open_appeal=appeals.get(entry.item_id),
             excluded_reviewers=tuple(n for n in entry.excluded_reviewers.split("|") if n),
+            jurisdiction=entry.jurisdiction,
+            routed_queue=routed or DEFAULT_QUEUE,
+            routed_by=rule_id,
         )
-        for entry, item in page
+        for entry, item, routed, rule_id in page
     ]
 
 
-def queue_size(store: Store, *, jurisdiction: str | None = None) -> int:
+def queue_size(store: Store, *, jurisdiction: str | None = None, queue_name: str | None = None) -> int:
     query = select(func.count()).select_from(QueueEntryRow).where(QueueEntryRow.state == "open")
     if jurisdiction is not None:
         query = query.where(QueueEntryRow.jurisdiction == jurisdiction)
+    if queue_name is not None:
+        query = query.outerjoin(RuleRouteRow, RuleRouteRow.item_id == QueueEntryRow.item_id).where(
+            in_queue(queue_name)
+        )
     with store.session() as s:
         return int(s.scalar(query) or 0)
+
+
+def known_queues(store: Store) -> list[tuple[str, int]]:
+    """Every queue name: DEFAULT_QUEUE first, then each name a live routing rule ever routed an item to
+    (distinct rule_routes.queue), by name; each with how many open items it holds now."""
+    name = func.coalesce(RuleRouteRow.queue, DEFAULT_QUEUE)
+    with store.session() as s:
+        names = set(s.scalars(select(RuleRouteRow.queue).distinct()).all())
+        counts: dict[str, int] = {
+            str(queue_name): int(count)
+            for queue_name, count in s.execute(
+                select(name, func.count())
+                .select_from(QueueEntryRow)
+                .outerjoin(RuleRouteRow, RuleRouteRow.item_id == QueueEntryRow.item_id)
+                .where(QueueEntryRow.state == "open")
+                .group_by(name)
+            ).all()
+        }
+    names.discard(DEFAULT_QUEUE)
+    return [(n, counts.get(n, 0)) for n in (DEFAULT_QUEUE, *sorted(names))]
 
 
 def _first_by_item(rows: Sequence[Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from posbon.review.queue import MAX_QUEUE_NAME
 from posbon.web.app import WebState
 from posbon.web.auth import AuthFirstRoute, Reviewer, Viewer
 from posbon.web.services import MAX_ROW_ID, OrderView, ReviewError, aware
@@ -42,6 +43,9 @@ class QueueEntryOut(BaseModel):
     order_id: int | None
     deadline: datetime | None = Field(description="deadline of an open removal order (UTC)")
     overdue: bool
+    queue: str = Field(
+        description='the named queue a live routing rule routed it to; "default" if no rule routed it'
+    )
 
 
 class MediaOut(BaseModel):
@@ -207,9 +211,16 @@ def get_queue(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
     jurisdiction: str | None = Query(None, max_length=20),
+    queue: str | None = Query(
+        None,
+        max_length=MAX_QUEUE_NAME,
+        description='only the items routed to this named queue; "default": those no routing rule routed',
+    ),
 ) -> list[QueueEntryOut]:
     """Queued items, most urgent first (open removal orders, then priority)."""
-    entries = _web(request).services.queue(limit=limit, offset=offset, jurisdiction=jurisdiction)
+    entries = _web(request).services.queue(
+        limit=limit, offset=offset, jurisdiction=jurisdiction, queue_name=queue or None
+    )
     return [
         QueueEntryOut(
             item_id=e.item_id,
@@ -224,6 +235,7 @@ def get_queue(
             order_id=e.order_id,
             deadline=datetime.fromisoformat(e.deadline.replace("Z", "+00:00")) if e.deadline else None,
             overdue=e.overdue,
+            queue=e.queue,
         )
         for e in entries
     ]

@@ -7,6 +7,7 @@ import mimetypes
 import os
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -14,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from posbon.platform import webhooks
 from posbon.platform.minimal import CALLBACK_ENV, FetchedContent, fetch_content
 from posbon.review.access import access_report, record_access
+from posbon.review.queue import MAX_QUEUE_NAME
 from posbon.web.app import WebState, render
 from posbon.web.auth import ROLES, Admin, Reviewer, Viewer
 from posbon.web.services import MAX_ROW_ID, ReviewError
@@ -65,33 +67,61 @@ def queue_page(
     offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(PAGE_SIZE, ge=1, le=500),
     jurisdiction: str | None = Query(None, max_length=20),
+    queue: str | None = Query(None, max_length=MAX_QUEUE_NAME),
 ) -> Response:
-    entries = _web(request).services.queue(
-        limit=limit, offset=offset, jurisdiction=jurisdiction or None, reviewer=principal.name
+    """The queue, or one named queue (`?queue=NAME`: items a live routing rule routed there; "default":
+    items no rule routed), in the same order."""
+    services = _web(request).services
+    entries = services.queue(
+        limit=limit,
+        offset=offset,
+        jurisdiction=jurisdiction or None,
+        reviewer=principal.name,
+        queue_name=queue or None,
     )
     return render(
         request,
         "queue.html",
-        {"entries": entries, "offset": offset, "limit": limit, "jurisdiction": jurisdiction or ""},
+        {
+            "entries": entries,
+            "offset": offset,
+            "limit": limit,
+            "jurisdiction": jurisdiction or "",
+            "queue_name": queue or "",
+            "queues": services.known_queues(),
+        },
     )
 
 
-def _neighbour(request: Request, who: str, item_id: str, pos: int | None, step: int) -> str | None:
-    """The link to the queued item `step` places from position `pos` (j/k on the item page)."""
+def _in_queue(queue_name: str | None) -> str:
+    """The query-string tail that keeps item navigation inside one named queue."""
+    return f"&queue={quote(queue_name, safe='')}" if queue_name else ""
+
+
+def _neighbour(
+    request: Request, who: str, item_id: str, pos: int | None, step: int, queue_name: str | None = None
+) -> str | None:
+    """The link to the queued item `step` places from position `pos` (j/k on the item page), within the
+    named queue the reviewer came from, if any."""
     services = _web(request).services
+    tail = _in_queue(queue_name)
     if pos is None:
         if step < 0:
             return None
-        found = [e for e in services.queue(limit=2, reviewer=who) if e.item_id != item_id]
-        return f"/items/{found[0].item_id}?pos=0" if found else None
+        found = [
+            e for e in services.queue(limit=2, reviewer=who, queue_name=queue_name) if e.item_id != item_id
+        ]
+        return f"/items/{found[0].item_id}?pos=0{tail}" if found else None
     target = pos + step
     if target < 0:
         return None
-    entries = services.queue(limit=1, offset=target, reviewer=who)
+    entries = services.queue(limit=1, offset=target, reviewer=who, queue_name=queue_name)
     if entries and entries[0].item_id == item_id:  # this item is no longer where it was: look one further
         target += step
-        entries = services.queue(limit=1, offset=target, reviewer=who) if target >= 0 else []
-    return f"/items/{entries[0].item_id}?pos={target}" if entries else None
+        entries = (
+            services.queue(limit=1, offset=target, reviewer=who, queue_name=queue_name) if target >= 0 else []
+        )
+    return f"/items/{entries[0].item_id}?pos={target}{tail}" if entries else None
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
@@ -100,8 +130,10 @@ def item_page(
     principal: Viewer,
     item_id: str,
     pos: int | None = Query(None, ge=0, le=10_000_000),
+    queue: str | None = Query(None, max_length=MAX_QUEUE_NAME),
 ) -> Response:
     services = _web(request).services
+    queue = queue or None
     item = services.item(item_id)
     if item is None:
         raise HTTPException(status_code=404, detail=f"no item {item_id!r}")
@@ -132,8 +164,9 @@ def item_page(
             "reason_presets": REASON_PRESETS,
             "queue_reason": entry.reason if entry is not None else "",
             "pos": pos,
-            "next_url": _neighbour(request, principal.name, item_id, pos, +1),
-            "prev_url": _neighbour(request, principal.name, item_id, pos, -1),
+            "queue_name": queue or "",
+            "next_url": _neighbour(request, principal.name, item_id, pos, +1, queue),
+            "prev_url": _neighbour(request, principal.name, item_id, pos, -1, queue),
             "actions": actions,
             "categories": categories,
             "decisions": services.decisions_for(item_id),
@@ -191,6 +224,7 @@ def decide_form(
     reason_preset: str = Form("", max_length=200),
     category: str = Form("", max_length=60),
     pos: str = Form("", max_length=10),
+    queue: str = Form("", max_length=MAX_QUEUE_NAME),
 ) -> Response:
     services = _web(request).services
     if services.item(item_id) is None:
@@ -202,10 +236,15 @@ def decide_form(
         raise _refused(exc) from exc
     # On to the item now at the same queue position (the decided one has left the queue).
     if pos.isdigit():
-        following = services.queue(limit=1, offset=int(pos), reviewer=principal.name)
+        following = services.queue(
+            limit=1, offset=int(pos), reviewer=principal.name, queue_name=queue or None
+        )
+        tail = _in_queue(queue)
         if following:
-            return RedirectResponse(f"/items/{following[0].item_id}?pos={pos}&msg=decided", status_code=303)
-        return RedirectResponse("/queue?msg=decided", status_code=303)
+            return RedirectResponse(
+                f"/items/{following[0].item_id}?pos={pos}{tail}&msg=decided", status_code=303
+            )
+        return RedirectResponse(f"/queue?msg=decided{tail}", status_code=303)
     return RedirectResponse(f"/items/{item_id}?msg=decided", status_code=303)
 
 

@@ -51,6 +51,7 @@ class QueueView:
     deadline: str | None  # ISO 8601 UTC
     overdue: bool
     queued_at: datetime | None
+    queue: str = "default"  # the named queue a live routing rule gave it (posbon.review.queue)
 
 
 @dataclass(frozen=True)
@@ -142,16 +143,34 @@ class Services:
     # ---- queue and items ---------------------------------------------------------------------------
 
     def queue(
-        self, *, limit: int, offset: int = 0, jurisdiction: str | None = None, reviewer: str | None = None
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        jurisdiction: str | None = None,
+        reviewer: str | None = None,
+        queue_name: str | None = None,
     ) -> list[QueueView]:
-        """A page of the queue; with `reviewer`, without the items they may not take (their own decisions)."""
+        """A page of the queue; with `reviewer`, without the items they may not take (their own decisions);
+        with `queue_name`, only the items routed to that named queue ("default": not routed)."""
         from posbon.review.queue import queue as review_queue
 
         now = datetime.now(UTC)
         entries = review_queue(
-            self.store, limit=limit, offset=offset, jurisdiction=jurisdiction, reviewer=reviewer
+            self.store,
+            limit=limit,
+            offset=offset,
+            jurisdiction=jurisdiction,
+            reviewer=reviewer,
+            queue_name=queue_name,
         )
         return [_queue_view(e, now) for e in entries]
+
+    def known_queues(self) -> list[tuple[str, int]]:
+        """Queue names ("default" first, then those routing rules used) with their open item counts."""
+        from posbon.review.queue import known_queues
+
+        return known_queues(self.store)
 
     def queue_entry(self, item_id: str) -> QueueEntryRow | None:
         with self.store.session() as s:
@@ -318,4 +337,5 @@ def _queue_view(entry: Any, now: datetime) -> QueueView:
         deadline=iso(deadline),
         overdue=deadline is not None and deadline < now,
         queued_at=aware(getattr(entry, "queued_at", None)),
+        queue=str(getattr(entry, "routed_queue", "") or "default"),
     )
