@@ -73,7 +73,7 @@ def test_distance_equals_threatexchange() -> None:
 def test_range_search_is_exact_against_brute_force(bank_and_queries: tuple, threshold: int) -> None:
     bank, queries = bank_and_queries
     index = PdqIndex(bank)
-    assert index._segments[0].bits == 14  # the multi-index path, not the small-segment scan
+    assert index._segments[0].bits == 17  # log2(n) + 3: the multi-index path, not the small-segment scan
     expected = _brute(bank, np.arange(len(bank)), queries, threshold)
     assert index.search_batch(queries, threshold) == expected
     assert sum(map(len, expected)) >= 5  # the comparison is not vacuous
