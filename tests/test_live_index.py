@@ -32,9 +32,9 @@ MD5 = "0123456789abcdef0123456789abcdef"
 
 @pytest.fixture
 def env(tmp_path: Path) -> tuple[Store, Settings]:
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'posbon.db'}", pseudonym_key=b"k"
-    )
+    # a PostgreSQL run (POSBON_TEST_PG=1) gives each test its database in POSBON_DATABASE_URL
+    url = os.environ.get("POSBON_DATABASE_URL") or f"sqlite:///{tmp_path / 'posbon.db'}"
+    settings = Settings(data_dir=tmp_path, database_url=url, pseudonym_key=b"k")
     store = Store.open(settings.database_url)
     store.create_bank("LIVE")
     return store, settings

@@ -179,8 +179,7 @@ def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
     store.close()
     port = free_port()
     posbon = str(Path(sys.executable).with_name("posbon"))
-    env = {k: v for k, v in os.environ.items() if k != "POSBON_DATABASE_URL"}
-    env["POSBON_DATA_DIR"] = str(data)
+    env = {**os.environ, "POSBON_DATA_DIR": str(data)}  # and POSBON_DATABASE_URL in a PostgreSQL run
     server = subprocess.Popen(
         [posbon, "serve", "--api-only", "--workers", "2", "--port", str(port)],
         env=env,

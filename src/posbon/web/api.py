@@ -71,6 +71,9 @@ class EvidenceOut(BaseModel):
     box: list[int] | None = None
     confidence: float | None = None
     weight: float | None = None
+    category: str | None = None  # an indicator's category
+    context: str | None = None  # a context evidence's kind: reporting, promotion or unknown
+    probability: float | None = None  # a classifier's probability 0..1
 
 
 class DecisionOut(BaseModel):
