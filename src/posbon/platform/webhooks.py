@@ -7,10 +7,13 @@ the change, or not at all. `deliver_pending` (run by `posbon webhook deliver`, c
 due, persists every attempt, and retries failures with exponential backoff until MAX_ATTEMPTS; a failed
 delivery can be retried by hand (`retry_delivery`).
 
-Signing: `X-Posbon-Signature: t=<unix>,sha256=<hex HMAC-SHA256 of f"{t}." + body>`, plus an
-`Idempotency-Key` that is the same on every attempt of an event. Receivers check it with
-`posbon.platform.verify.verify_signature` (stdlib only, made to be copied). Secrets are read from the
-environment variable an endpoint names at send time; posbon stores and logs only the variable's name.
+Signing: `X-Posbon-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`, over the body alone. Replay
+protection is inside the signed body: every attempt carries a fresh top-level `"sent_at"` (unix seconds),
+echoed in `X-Posbon-Timestamp`; the event's `"id"` and the `Idempotency-Key` header are the same on every
+attempt. Receivers check it with `posbon.platform.verify.verify_signature` (stdlib only, made to be
+copied). The body is not stored: an attempt rebuilds it from the event row and signs it anew. Secrets are
+read from the environment variable an endpoint names at send time; posbon stores and logs only the
+variable's name.
 This module only imports the store, so the review code can import it without a cycle.
 """
 
@@ -31,7 +34,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from posbon.platform.verify import SIGNATURE_HEADER, signature
+from posbon.platform.verify import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header
 from posbon.store import Store
 from posbon.store.models import ItemRow
 from posbon.store.platform_models import (
@@ -336,25 +339,33 @@ def retry_delivery(store: Store, delivery_id: int, *, actor: str = "cli") -> Web
 # ---- sending ----------------------------------------------------------------------------------------------
 
 
-def event_body(event: WebhookEventRow) -> bytes:
-    """The exact bytes sent (and signed) for an event: the same on every attempt."""
+def event_body(event: WebhookEventRow, sent_at: int) -> bytes:
+    """The exact bytes sent (and signed) for one attempt of an event: `id`, `type`, `created_at` and `data`
+    are the same on every attempt; `sent_at` (unix seconds) is the attempt's own send time."""
+    if type(sent_at) is not int:
+        raise TypeError(f"sent_at must be whole unix seconds (int), got {type(sent_at).__name__}")
     envelope = {
         "id": event.key,
         "type": event.type,
         "created_at": _iso(event.created_at),
+        "sent_at": sent_at,
         "data": event.payload,
     }
     return json.dumps(envelope, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def signed_headers(secret: str, event: WebhookEventRow, body: bytes, timestamp: int) -> dict[str, str]:
-    return {
+def signed_request(secret: str, event: WebhookEventRow, sent_at: int) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt: body and signature are built together, so they always agree."""
+    body = event_body(event, sent_at)
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": "posbon-webhooks",
-        SIGNATURE_HEADER: f"t={timestamp},sha256={signature(secret, timestamp, body)}",
+        SIGNATURE_HEADER: signature_header(secret, body),
+        TIMESTAMP_HEADER: str(sent_at),
         "Idempotency-Key": event.key,
         "X-Posbon-Event": event.type,
     }
+    return body, headers
 
 
 @dataclass(frozen=True)
@@ -389,8 +400,7 @@ def _send(client: httpx.Client, job: _Job, clock: Callable[[], float]) -> tuple[
     secret = os.environ.get(job.secret_env)
     if not secret:
         return None, f"environment variable {job.secret_env} is not set (the endpoint's secret)"
-    body = event_body(job.event)
-    headers = signed_headers(secret, job.event, body, int(clock()))
+    body, headers = signed_request(secret, job.event, int(clock()))  # a fresh sent_at on every attempt
     try:
         response = client.post(job.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
@@ -410,7 +420,8 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send every delivery that is due at `now` once; persist each attempt and schedule retries.
 
-    `now` (what is due) and `clock` (the signature timestamp) default to the real time; tests pass both.
+    `now` (what is due, and the attempt's recorded time) and `clock` (each body's `sent_at`, read just
+    before that request) default to the real time; tests pass both.
     """
     from posbon.review.session import write_session
 
