@@ -8,7 +8,7 @@ item assessed by a worker is stored exactly as an in-process scan stores it. Per
 A crash between "store" and "mark done" leaves the job leased; its lease expires, another worker does it
 again and the upsert stores it once. SIGTERM (or Ctrl-C) drains: the current job is finished, no new one is
 claimed, the process exits 0. Database errors (a restarted PostgreSQL, a locked SQLite) are retried with
-backoff instead of ending the worker.
+backoff instead of ending the worker; an outage is logged in one line when it starts and one when it ends.
 
 POSBON_WORKER_TEST_DELAY (seconds, test-only): sleep that long after claiming each job, so tests can kill a
 worker in the middle of an item. Never set it in production.
@@ -52,6 +52,7 @@ TEST_DELAY_ENV = "POSBON_WORKER_TEST_DELAY"
 BACKOFF_FIRST = 0.5  # seconds before the first retry after a database error; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 30.0
 STOPPING_RETRIES = 3  # a stopping worker gives up on the database after this many retries
+STILL_DOWN_LOG_SECONDS = 60.0  # during a long outage, one reminder line this often
 SYNC_SECONDS = 5.0  # flagged items reach the review queue at least this often
 
 T = TypeVar("T")
@@ -97,6 +98,8 @@ class Worker:
         self._lock = threading.Lock()
         self._flagged_since_sync = False
         self._last_sync = time.monotonic()
+        self._down_since: float | None = None  # when the current database outage began (monotonic)
+        self._down_logged = 0.0
 
     def stop(self) -> None:
         """Finish the job in hand, claim no more."""
@@ -214,12 +217,15 @@ class Worker:
         def beat() -> None:
             while not finished.wait(self.heartbeat_seconds):
                 try:
-                    if not self.queue.heartbeat(job):
-                        if not finished.is_set():  # (not just done, between the wait and the update)
-                            log.warning("job %s: lease lost to another worker", job.job_id)
-                        return
+                    mine = self.queue.heartbeat(job)
                 except (OperationalError, DBAPIError) as exc:
-                    log.warning("job %s: heartbeat failed (%s); retrying", job.job_id, exc)
+                    self._database_down(f"renew the lease of job {job.job_id}", exc)
+                    continue  # the next beat tries again; a lease that expires meanwhile is redelivered
+                self._database_up()
+                if not mine:
+                    if not finished.is_set():  # (not just done, between the wait and the update)
+                        log.warning("job %s: lease lost to another worker", job.job_id)
+                    return
 
         thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{job.job_id}")
         thread.start()
@@ -236,7 +242,7 @@ class Worker:
         wait, tries = BACKOFF_FIRST, 0
         while True:
             try:
-                return action()
+                result = action()
             except (OperationalError, DBAPIError) as exc:
                 if not _is_transient(exc):
                     raise
@@ -245,9 +251,42 @@ class Worker:
                     if none_when_stopping:
                         return None  # type: ignore[return-value]
                     raise
-                log.warning("cannot %s (%s); retrying in %.1f s", what, str(exc).splitlines()[0], wait)
+                self._database_down(what, exc)
                 time.sleep(wait)
                 wait = min(wait * 2, BACKOFF_MAX)
+                continue
+            self._database_up()
+            return result
+
+    def _database_down(self, what: str, exc: Exception) -> None:
+        """Log an outage once, when it starts (one line), and again at most every STILL_DOWN_LOG_SECONDS,
+        however many threads and retries hit it; the SQLAlchemy message is cut to its first line."""
+        now = time.monotonic()
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        with self._lock:
+            if self._down_since is None:
+                self._down_since = self._down_logged = now
+                log.warning(
+                    "cannot %s (%s); retrying with backoff (%.1f s doubling up to %.0f s)",
+                    what,
+                    why,
+                    BACKOFF_FIRST,
+                    BACKOFF_MAX,
+                )
+            elif now - self._down_logged >= STILL_DOWN_LOG_SECONDS:
+                self._down_logged = now
+                log.warning(
+                    "database still unreachable after %.0f s (%s); retrying", now - self._down_since, why
+                )
+
+    def _database_up(self) -> None:
+        """After an outage: one line saying the database answers again."""
+        if self._down_since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            if self._down_since is not None:
+                log.warning("database answers again after %.1f s", time.monotonic() - self._down_since)
+                self._down_since = None
 
     def _sync_review_queue(self, *, force: bool = False) -> None:
         """Flagged items wait for a human in the review queue, as after `posbon scan`."""
