@@ -159,7 +159,7 @@ def test_enqueue_then_worker_stores_what_an_in_process_scan_stores(
 def test_a_worker_killed_mid_item_is_redelivered_and_stored_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert posbon(data, "enqueue", str(write_posts(tmp_path / "posts.jsonl")))[0] == 0
-    proc = start_worker(data, 60.0, "--lease-seconds", "1")
+    proc = start_worker(data, 60.0, "--lease-seconds", "1", "--batch", "1")  # one job at a time
     try:
         wait_for(lambda: jobs(data)[0][1:] == ("leased", 1))
         time.sleep(1.2)  # heartbeats keep the lease alive while the worker lives
@@ -271,24 +271,24 @@ def test_the_worker_rides_out_a_database_outage(tmp_path: Path, monkeypatch: pyt
     assert posbon(data, "enqueue", str(write_posts(tmp_path / "posts.jsonl", POSTS[:1])))[0] == 0
     store, settings = open_store(data)
     monkeypatch.setattr(worker_module, "BACKOFF_FIRST", 0.01)
-    real_claim, real_save = JobQueue.claim, Store.save_items
+    real_claim, real_save = JobQueue.claim_batch, Store.save_items
     failures = {"claim": 2, "save": 1}
 
     def down(what: str) -> OperationalError:
         failures[what] -= 1
         return OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    def claim(self: JobQueue, owner: str) -> Any:
+    def claim(self: JobQueue, owner: str, limit: int) -> Any:
         if failures["claim"]:
             raise down("claim")
-        return real_claim(self, owner)
+        return real_claim(self, owner, limit)
 
     def save_items(self: Store, scan_id: int, rows: Any) -> int:
         if failures["save"]:
             raise down("save")
         return real_save(self, scan_id, rows)
 
-    monkeypatch.setattr(JobQueue, "claim", claim)
+    monkeypatch.setattr(JobQueue, "claim_batch", claim)
     monkeypatch.setattr(Store, "save_items", save_items)
     summary = Worker(store, settings, ocr=False).run(once=True)
     assert failures == {"claim": 0, "save": 0}
@@ -307,3 +307,59 @@ def test_concurrent_workers_claim_each_job_once(tmp_path: Path) -> None:
     assert "40 items done" in out
     assert {(status, attempts) for _, status, attempts in jobs(data)} == {("done", 1)}
     assert len(stored(data)) == 40
+
+
+def test_a_worker_killed_mid_batch_has_the_whole_batch_redelivered(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert posbon(data, "enqueue", str(write_posts(tmp_path / "posts.jsonl")))[0] == 0
+    proc = start_worker(data, 60.0, "--lease-seconds", "1", "--batch", "3")
+    try:
+        wait_for(lambda: [status for _, status, _ in jobs(data)] == ["leased"] * 3 + ["queued"])
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert stored(data) == []
+    time.sleep(1.1)  # the three leases expire
+    store, settings = open_store(data)
+    summary = Worker(store, settings, lease_seconds=1, ocr=False, batch=3).run(once=True)
+    assert summary.done == 4 and summary.lost == 0
+    assert [(status, attempts) for _, status, attempts in jobs(data)] == [
+        ("done", 2),
+        ("done", 2),
+        ("done", 2),
+        ("done", 1),
+    ]
+    db = sqlite3.connect(data / "posbon.db")
+    assert db.execute("select count(*), count(distinct item_id) from items").fetchone() == (4, 4)
+
+
+def test_a_running_worker_follows_bank_changes(tmp_path: Path) -> None:
+    """A text banked while the worker runs is matched in the next batch: no restart."""
+    import threading
+
+    from posbon.domain import SignalType
+    from posbon.match.banklist import NewEntry
+
+    data = tmp_path / "data"
+    store, settings = open_store(data)
+    store.create_bank("known")
+    worker = Worker(store, settings, ocr=False, poll_seconds=0.05)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert posbon(data, "enqueue", str(write_posts(tmp_path / "a.jsonl", POSTS[:1])))[0] == 0
+        wait_for(lambda: [s for _, s, _ in jobs(data)] == ["done"])
+        assert stored(data)[0]["verdict"] != "match"
+        store.add_entries("known", [NewEntry(SignalType.TEXT, BANKED)])  # as another process would
+        time.sleep(0.6)  # the change log is read at most every 0.5 s
+        again = dict(POSTS[0], id="1-repost")
+        assert posbon(data, "enqueue", str(write_posts(tmp_path / "b.jsonl", [again])))[0] == 0
+        wait_for(lambda: [s for _, s, _ in jobs(data)] == ["done", "done"])
+    finally:
+        worker.stop()
+        thread.join(20)
+    verdicts = {row["external_id"]: row["verdict"] for row in stored(data)}
+    assert verdicts == {"1": verdicts["1"], "1-repost": "match"}
+    assert verdicts["1"] != "match"

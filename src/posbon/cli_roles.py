@@ -113,12 +113,23 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--ocr/--no-ocr", help="Read text in images and video keyframes (Tesseract)."),
         ] = True,
+        batch: Annotated[
+            int,
+            typer.Option(
+                "--batch",
+                min=1,
+                max=1000,
+                help="Jobs claimed at once; their results are stored and marked done in one transaction "
+                "each (a killed worker's whole batch is redelivered).",
+            ),
+        ] = 20,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
     ) -> None:
         """Assess queued posts (media, signals, match, assess) and store the results; run as many as you like.
 
-        SIGTERM or Ctrl-C finishes the current job and stops. A worker that dies mid-job loses nothing: its
-        lease expires and another worker does the job again, stored once.
+        SIGTERM or Ctrl-C finishes the current job, hands the rest of its batch back and stops. A worker
+        that dies mid-job loses nothing: its lease expires and another worker does the job again, stored
+        once. Bank changes made anywhere reach a running worker within about a second (the change log).
 
         Example: [bold]posbon enqueue posts.jsonl && posbon worker --once[/bold]
         """
@@ -136,6 +147,7 @@ def register(app: typer.Typer) -> None:
             lease_seconds=lease_seconds,
             max_attempts=max_attempts,
             ocr=ocr,
+            batch=batch,
             on_problem=_say_problem,
         )
         try:

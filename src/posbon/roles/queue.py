@@ -143,10 +143,16 @@ class JobQueue:
         return EnqueueResult(enqueued, already)
 
     def claim(self, owner: str) -> Job | None:
-        """Lease the oldest claimable job (queued, or leased with an expired lease) to `owner`, or None.
+        """Lease the oldest claimable job (queued, or leased with an expired lease) to `owner`, or None."""
+        jobs = self.claim_batch(owner, 1)
+        return jobs[0] if jobs else None
+
+    def claim_batch(self, owner: str, limit: int) -> list[Job]:
+        """Lease up to `limit` of the oldest claimable jobs to `owner` in one transaction (oldest first).
 
         A job whose lease expired after its last allowed attempt is marked failed (it probably kills
-        workers), and the next one is tried.
+        workers) and not returned. One transaction for many jobs: a worker's commits, not its work, were
+        what limited it (three commits per item).
         """
         while True:
             now = now_utc()
@@ -154,45 +160,63 @@ class JobQueue:
                 JobRow.status == QUEUED,
                 and_(JobRow.status == LEASED, JobRow.lease_expires_at < now),
             )
-            query = select(JobRow).where(claimable).order_by(JobRow.id).limit(1)
+            query = select(JobRow).where(claimable).order_by(JobRow.id).limit(limit)
             if self.store.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
+            jobs: list[Job] = []
+            gave_up = 0
             with write_session(self.store) as s:
-                row = s.scalar(query)
-                if row is None:
-                    return None
-                if row.status == LEASED and row.attempts >= self.max_attempts:
-                    row.status, row.finished_at = FAILED, now
-                    row.last_error = (
-                        f"lease of {row.lease_owner} expired on attempt {row.attempts} of "
-                        f"{self.max_attempts}: the worker died or hung on this item"
-                    )
-                    row.lease_owner = row.lease_expires_at = None
-                    continue
-                row.status, row.lease_owner = LEASED, owner
-                row.lease_expires_at, row.heartbeat_at = now + self.lease, now
-                row.attempts += 1
-                return Job(row.id, row.item_id, dict(row.payload), row.attempts, owner)
+                for row in s.scalars(query).all():
+                    if row.status == LEASED and row.attempts >= self.max_attempts:
+                        row.status, row.finished_at = FAILED, now
+                        row.last_error = (
+                            f"lease of {row.lease_owner} expired on attempt {row.attempts} of "
+                            f"{self.max_attempts}: the worker died or hung on this item"
+                        )
+                        row.lease_owner = row.lease_expires_at = None
+                        gave_up += 1
+                        continue
+                    row.status, row.lease_owner = LEASED, owner
+                    row.lease_expires_at, row.heartbeat_at = now + self.lease, now
+                    row.attempts += 1
+                    jobs.append(Job(row.id, row.item_id, dict(row.payload), row.attempts, owner))
+            if jobs or not gave_up:
+                return jobs
 
     def heartbeat(self, job: Job) -> bool:
         """Renew the lease; False when the job is no longer this worker's (its lease expired and another
         worker took it over)."""
+        return job.job_id in self.heartbeat_many([job])
+
+    def heartbeat_many(self, jobs: list[Job]) -> set[int]:
+        """Renew the leases of these jobs (one owner) in one statement; the ids still this worker's."""
+        if not jobs:
+            return set()
         now = now_utc()
+        ids = [job.job_id for job in jobs]
         with self.store.session() as s:
-            result = s.execute(
+            mine = s.scalars(
                 update(JobRow)
-                .where(JobRow.id == job.job_id, JobRow.lease_owner == job.owner, JobRow.status == LEASED)
+                .where(JobRow.id.in_(ids), JobRow.lease_owner == jobs[0].owner, JobRow.status == LEASED)
                 .values(heartbeat_at=now, lease_expires_at=now + self.lease)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+                .returning(JobRow.id)
+            ).all()
+        return set(mine)
 
     def complete(self, job: Job) -> bool:
         """Mark the job done (call after its result is stored). False if another worker owns it now:
         its result is then stored by both, once (the store upserts by item id)."""
+        return job.job_id in self.complete_many([job])
+
+    def complete_many(self, jobs: list[Job]) -> set[int]:
+        """Mark these jobs (one owner) done in one transaction; the ids that were still this worker's."""
+        if not jobs:
+            return set()
+        ids = [job.job_id for job in jobs]
         with self.store.session() as s:
-            result = s.execute(
+            mine = s.scalars(
                 update(JobRow)
-                .where(JobRow.id == job.job_id, JobRow.lease_owner == job.owner, JobRow.status == LEASED)
+                .where(JobRow.id.in_(ids), JobRow.lease_owner == jobs[0].owner, JobRow.status == LEASED)
                 .values(
                     status=DONE,
                     finished_at=now_utc(),
@@ -200,8 +224,9 @@ class JobQueue:
                     lease_expires_at=None,
                     last_error=None,
                 )
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+                .returning(JobRow.id)
+            ).all()
+        return set(mine)
 
     def fail(self, job: Job, error: str, *, retry: bool = True) -> str:
         """Give the job back after an error: queued again while attempts remain, else failed. Returns the

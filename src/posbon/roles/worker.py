@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from posbon.domain import Problem
+from posbon.match.service import MatchService
 from posbon.media.reading import MediaReader, MediaText
 from posbon.review import active_policy, sync_queue
 from posbon.roles.queue import (
@@ -42,7 +43,7 @@ from posbon.roles.queue import (
     PayloadError,
     item_from_payload,
 )
-from posbon.scan import Detectors, assess_item, build_detectors
+from posbon.scan import Detectors, assess_item
 from posbon.settings import Settings
 from posbon.store import Store
 
@@ -54,6 +55,7 @@ BACKOFF_MAX = 30.0
 STOPPING_RETRIES = 3  # a stopping worker gives up on the database after this many retries
 STILL_DOWN_LOG_SECONDS = 60.0  # during a long outage, one reminder line this often
 SYNC_SECONDS = 5.0  # flagged items reach the review queue at least this often
+DEFAULT_BATCH = 20  # jobs claimed, stored and marked done per transaction
 
 T = TypeVar("T")
 
@@ -83,6 +85,7 @@ class Worker:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         poll_seconds: float = 1.0,
         ocr: bool = True,
+        batch: int = DEFAULT_BATCH,
         on_problem: Callable[[Problem], None] | None = None,
     ) -> None:
         self.store = store
@@ -91,6 +94,9 @@ class Worker:
         self.heartbeat_seconds = max(lease_seconds / 3, 0.05)
         self.poll_seconds = poll_seconds
         self.ocr = ocr
+        self.batch = max(1, batch)
+        # the banks, kept current from the bank change log like a match server's (docs/live-index.md)
+        self.banks = MatchService(store, settings)
         self.on_problem = on_problem
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
@@ -108,17 +114,15 @@ class Worker:
     def run(self, *, once: bool = False, concurrency: int = 1) -> WorkerSummary:
         """Work until stopped (SIGTERM, SIGINT, `stop()`), or with `once` until nothing is left to claim."""
         started = time.perf_counter()
-        detectors = self._retry(lambda: build_detectors(self.store, self.settings), "load banks")
+        self._retry(self.banks.snapshot, "load banks")
         self.summary.scan_id = self._retry(lambda: self.store.start_scan([f"worker {self.name}"]), "start")
         try:
             with self._signals_drain():
                 if concurrency <= 1:
-                    self._loop(detectors, self.name, once)
+                    self._loop(self.name, once)
                 else:
                     threads = [
-                        threading.Thread(
-                            target=self._loop, args=(detectors, f"{self.name}/{n}", once), daemon=True
-                        )
+                        threading.Thread(target=self._loop, args=(f"{self.name}/{n}", once), daemon=True)
                         for n in range(concurrency)
                     ]
                     for t in threads:
@@ -138,7 +142,7 @@ class Worker:
 
     # ---- one loop ----------------------------------------------------------------------------------
 
-    def _loop(self, detectors: Detectors, owner: str, once: bool) -> None:
+    def _loop(self, owner: str, once: bool) -> None:
         reader: MediaReader | None = None
         if self.ocr:
             reader, why_not = MediaReader.open(self.settings.data_dir / "ocr-cache")
@@ -146,20 +150,59 @@ class Worker:
                 self._report(Problem("ocr", None, why_not, note=True))
         try:
             while not self.stopping.is_set():
-                job = self._retry(lambda: self.queue.claim(owner), "claim a job", none_when_stopping=True)
-                if job is None:
+                jobs = self._retry(
+                    lambda: self.queue.claim_batch(owner, self.batch), "claim jobs", none_when_stopping=True
+                )
+                if not jobs:
                     self._sync_review_queue(force=True)
                     if once:
                         return
                     self.stopping.wait(self.poll_seconds)
                     continue
-                self._work(job, detectors, reader)
+                # bank changes made anywhere reach the next batch (the change log, polled every 0.5 s)
+                detectors = self._retry(lambda: self.banks.snapshot().detectors, "follow bank changes")
+                self._work(jobs, detectors, reader)
                 self._sync_review_queue()
         finally:
             if reader is not None:
                 reader.close()
 
-    def _work(self, job: Job, detectors: Detectors, reader: MediaReader | None) -> None:
+    def _work(self, jobs: list[Job], detectors: Detectors, reader: MediaReader | None) -> None:
+        """Assess each claimed job, then store the results, record problems and mark the jobs done: one
+        transaction each for the whole batch. Stopping mid-batch hands the unstarted jobs back."""
+        finished: list[tuple[Job, dict[str, Any], str]] = []
+        problems: list[Problem] = []
+        with self._heartbeat(jobs):
+            for index, job in enumerate(jobs):
+                if self.stopping.is_set() and index > 0:
+                    self._release(jobs[index:])
+                    break
+                done = self._assess(job, detectors, reader, problems)
+                if done is not None:
+                    finished.append((job, *done))
+            if not finished:
+                return
+            rows = [row for _, row, _ in finished]
+            # store first, then mark done: a crash in between redelivers, and the upsert stores them once
+            new = self._retry(lambda: self.store.save_items(self.summary.scan_id, rows), "store results")
+            if problems:
+                self._retry(lambda: self.store.record_problems(self.summary.scan_id, problems), "store")
+            mine = self._retry(lambda: self.queue.complete_many([job for job, _, _ in finished]), "mark done")
+        for problem in problems:
+            self._report(problem)
+        with self._lock:
+            self.summary.done += len(finished)
+            self.summary.items_new += new
+            self.summary.lost += sum(1 for job, _, _ in finished if job.job_id not in mine)
+            for _, _, verdict in finished:
+                self.summary.verdicts[verdict] = self.summary.verdicts.get(verdict, 0) + 1
+                if verdict != "clear":
+                    self._flagged_since_sync = True
+
+    def _assess(
+        self, job: Job, detectors: Detectors, reader: MediaReader | None, problems: list[Problem]
+    ) -> tuple[dict[str, Any], str] | None:
+        """The row to store and the verdict of one job; None (the job failed or was given back) on error."""
         try:
             item = item_from_payload(job.payload)
         except PayloadError as exc:
@@ -168,66 +211,58 @@ class Worker:
             self._report(Problem(f"job {job.job_id}", None, why))
             with self._lock:
                 self.summary.failed += 1
-            return
-        with self._heartbeat(job):
-            delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
-            if delay > 0:
-                time.sleep(delay)  # test-only: see the module docstring
-            try:
-                problems: list[Problem] = []
-                media_texts: dict[str, list[MediaText]] = {}
-                if reader is not None and item.media:
-                    media_texts, problems = reader.read([item])
-                scanned = assess_item(item, detectors, media_texts.get(item.item_id, ()))
-                problems = [*problems, *scanned.problems]
-                row = scanned.to_row(self.settings.store_content)
-            except Exception as exc:  # noqa: BLE001 - a bug on one item must not stop the worker
-                log.exception("job %s (item %s) failed", job.job_id, job.item_id)
-                error = f"{type(exc).__name__}: {exc}"
-                status = self._retry(lambda: self.queue.fail(job, error), "record a failure")
-                with self._lock:
-                    if status == "failed":
-                        self.summary.failed += 1
-                    else:
-                        self.summary.retried += 1
-                return
-            # store first, then mark done: a crash in between redelivers, and the upsert stores it once
-            new = self._retry(lambda: self.store.save_items(self.summary.scan_id, [row]), "store a result")
-            if problems:
-                self._retry(lambda: self.store.record_problems(self.summary.scan_id, problems), "store")
-            mine = self._retry(lambda: self.queue.complete(job), "mark a job done")
-        for problem in problems:
-            self._report(problem)
-        verdict = str(scanned.assessment.verdict)
-        with self._lock:
-            self.summary.done += 1
-            self.summary.items_new += new
-            self.summary.lost += 0 if mine else 1
-            self.summary.verdicts[verdict] = self.summary.verdicts.get(verdict, 0) + 1
-            if verdict != "clear":
-                self._flagged_since_sync = True
+            return None
+        delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
+        if delay > 0:
+            time.sleep(delay)  # test-only: see the module docstring
+        try:
+            found: list[Problem] = []
+            media_texts: dict[str, list[MediaText]] = {}
+            if reader is not None and item.media:
+                media_texts, found = reader.read([item])
+            scanned = assess_item(item, detectors, media_texts.get(item.item_id, ()))
+            row = scanned.to_row(self.settings.store_content)
+        except Exception as exc:  # noqa: BLE001 - a bug on one item must not stop the worker
+            log.exception("job %s (item %s) failed", job.job_id, job.item_id)
+            error = f"{type(exc).__name__}: {exc}"
+            status = self._retry(lambda: self.queue.fail(job, error), "record a failure")
+            with self._lock:
+                if status == "failed":
+                    self.summary.failed += 1
+                else:
+                    self.summary.retried += 1
+            return None
+        problems.extend([*found, *scanned.problems])
+        return row, str(scanned.assessment.verdict)
+
+    def _release(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self._retry(lambda: self.queue.release(job), "hand a job back")  # noqa: B023 - called at once
 
     # ---- helpers -----------------------------------------------------------------------------------
 
     @contextmanager
-    def _heartbeat(self, job: Job) -> Iterator[None]:
-        """Renew the job's lease every third of the lease time while the block runs."""
+    def _heartbeat(self, jobs: list[Job]) -> Iterator[None]:
+        """Renew the jobs' leases every third of the lease time while the block runs."""
         finished = threading.Event()
+        names = f"job {jobs[0].job_id}" + (f" (+{len(jobs) - 1})" if len(jobs) > 1 else "")
 
         def beat() -> None:
-            while not finished.wait(self.heartbeat_seconds):
+            held = list(jobs)
+            while held and not finished.wait(self.heartbeat_seconds):
                 try:
-                    mine = self.queue.heartbeat(job)
+                    mine = self.queue.heartbeat_many(held)
                 except (OperationalError, DBAPIError) as exc:
-                    self._database_down(f"renew the lease of job {job.job_id}", exc)
+                    self._database_down(f"renew the lease of {names}", exc)
                     continue  # the next beat tries again; a lease that expires meanwhile is redelivered
                 self._database_up()
-                if not mine:
-                    if not finished.is_set():  # (not just done, between the wait and the update)
+                lost = [job for job in held if job.job_id not in mine]
+                if lost and not finished.is_set():  # (not just done, between the wait and the update)
+                    for job in lost:
                         log.warning("job %s: lease lost to another worker", job.job_id)
-                    return
+                held = [job for job in held if job.job_id in mine]
 
-        thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{job.job_id}")
+        thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{jobs[0].job_id}")
         thread.start()
         try:
             yield
