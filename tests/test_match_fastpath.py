@@ -208,3 +208,40 @@ def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
         output = server.communicate(timeout=30)[0].decode()
     # uvicorn's supervisor started two worker processes
     assert output.count("Started server process") >= 2, output
+
+
+def _flip(value: str, bits: int, start: int = 0) -> str:
+    """`value` with bits start, start + 3, ... (`bits` of them) flipped."""
+    number = int(value, 16)
+    for bit in range(bits):
+        number ^= 1 << (start + bit * 3)
+    return f"{number:064x}"
+
+
+def test_lookups_search_as_far_as_the_widest_match_threshold_and_no_further(tmp_path: Path) -> None:
+    """The lookup path searches at the banks' match thresholds (not the review reach of 40): a bank's own
+    wider threshold and an allow list's still count."""
+    from posbon.domain import SignalType
+    from posbon.match.banklist import NewEntry
+    from posbon.match.service import parse_signal
+
+    settings = Settings.load(tmp_path / "data")
+    store = Store.open(settings.database_url)
+    store.create_bank("WIDE", pdq_threshold=36)
+    store.create_bank("PLAIN")
+    store.create_bank("SAFE", kind="allow", pdq_threshold=36)
+    blocked = _flip(OTHER, 40, start=1)
+    store.add_entries("WIDE", [NewEntry(SignalType.PDQ, PDQ)])
+    store.add_entries("PLAIN", [NewEntry(SignalType.PDQ, OTHER), NewEntry(SignalType.PDQ, blocked)])
+    store.add_entries("SAFE", [NewEntry(SignalType.PDQ, _flip(blocked, 34, start=2))])  # 34 bits away
+    service = MatchService(store, settings)
+
+    def banks_of(value: str) -> list[str]:
+        return [m.bank for m in service.lookup([parse_signal("pdq", value)])[0]]
+
+    assert banks_of(_flip(PDQ, 34)) == ["WIDE"]  # within WIDE's own 36
+    assert banks_of(_flip(PDQ, 38)) == []  # beyond it, though within the review reach of 40
+    assert banks_of(_flip(OTHER, 29)) == ["PLAIN"]
+    assert banks_of(_flip(OTHER, 33)) == []  # PLAIN matches at the global 31
+    # the query is the second PLAIN entry (distance 0), but an allow-list entry 34 bits away overrides it
+    assert banks_of(blocked) == []

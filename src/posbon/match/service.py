@@ -323,7 +323,7 @@ class MatchService:
         wanted = set(banks) if banks is not None else None
         tagged = [Signal(s.signal_type, s.value, s.quality, origin=str(i)) for i, s in enumerate(signals)]
         out: list[list[Match]] = [[] for _ in tagged]
-        for evidence in matcher.match(tagged):
+        for evidence in matcher.match(tagged, matches_only=True):
             if evidence.kind != BANK_MATCH or evidence.bank is None or evidence.entry_id is None:
                 continue  # near matches (beyond the bank's threshold) and allow-listed hits
             if wanted is not None and evidence.bank not in wanted:
