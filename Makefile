@@ -34,7 +34,8 @@ PG_TESTS := tests/test_postgres.py tests/test_store.py tests/test_scan_cli.py te
 	tests/test_review_sor.py tests/test_review_training.py tests/test_audit.py tests/test_platform_intake.py \
 	tests/test_platform_webhooks.py tests/test_web_api.py tests/test_clusters.py tests/test_items_api.py \
 	tests/test_hma_api.py tests/test_transparency.py tests/test_scan_bank_thresholds.py \
-	tests/test_exchanges_http.py tests/test_match_cli.py tests/test_policy.py tests/test_worker_outage.py
+	tests/test_exchanges_http.py tests/test_match_cli.py tests/test_policy.py tests/test_worker_outage.py \
+	tests/test_bank_bulk.py
 
 test-pg: $(STAMP)
 	POSBON_TEST_PG=1 $(BIN)/pytest -q $(PG_TESTS)

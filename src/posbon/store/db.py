@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
+from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from posbon.domain import BankEntry, Problem, SignalType
+from posbon.store.changelog_models import OP_ADD, OP_SETTINGS, BankChangeRow
 from posbon.store.models import (
     BankEntryRow,
     BankRow,
@@ -31,6 +52,36 @@ if TYPE_CHECKING:
     from posbon.match.matcher import BankSettings
 
 BANK_KINDS = ("block", "allow")
+
+# add_entries takes the bulk path (_add_entries_bulk) from this many entries on; fewer go through the ORM
+_BULK_MIN = 1_000
+# entries staged per executemany (SQLite) or COPY (PostgreSQL) round
+_BULK_STAGE_ROWS = 50_000
+# A bulk add logs one "add" change row per added or restored entry up to this many; above it, one
+# "settings" row for the bank, which makes matchers rebuild. A matcher that reads more than its
+# rebuild_backlog (posbon.match.service.DEFAULT_REBUILD_BACKLOG, 20 000) change rows in one poll rebuilds
+# anyway, so per-entry rows above it would only cost time and grow bank_changes by a row per entry
+# (measured, 1M random PDQ hashes into a fresh bank on a shared 2-core machine: SQLite 13 s -> 30 s,
+# PostgreSQL 27 s -> 78 s with one "add" row per entry).
+_BULK_LOG_LIMIT = 20_000
+
+# Entries of one bulk add, staged on the add's own connection and transaction (docs: _add_entries_bulk).
+# Its own MetaData: not part of the schema (posbon.store.models.Base.metadata) or its migrations.
+_STAGE = Table(
+    "posbon_bulk_entries",
+    MetaData(),
+    Column("ord", Integer, primary_key=True),  # position in the input: the first of duplicates wins
+    Column("signal_type", String(20)),
+    Column("value", Text),
+    Column("value_digest", String(64)),
+    Column("label", Text),
+    Column("original_text", Text),
+    Column("extra", JSON().with_variant(Text(), "sqlite")),  # JSON text
+    Column("origin", Text),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+_STAGE_COLUMNS = [c.name for c in _STAGE.columns]
 
 
 class _Unset:
@@ -243,9 +294,16 @@ class Store:
         """Add entries to a bank in one transaction. Returns (added, already present).
 
         An entry that was deleted (withdrawn by its exchange) and is added again is restored and counted
-        as added.
+        as added. An entry that comes twice in `entries` is counted as present the second time. From
+        _BULK_MIN entries on, the entries go in with set-based SQL (_add_entries_bulk: ~1M hashes in
+        well under a minute) instead of one ORM object each.
         """
         bank_id = self.bank_id(bank)
+        entries = iter(entries)
+        head = list(islice(entries, _BULK_MIN))
+        if len(head) >= _BULK_MIN and self.engine.dialect.name in ("sqlite", "postgresql"):
+            return self._add_entries_bulk(bank, bank_id, chain(head, entries), source)
+        entries = chain(head, entries)
         added = existing = 0
         with self.session() as s:
             seen: set[str] = set()
@@ -299,6 +357,124 @@ class Store:
                     flush()
             flush()
         return added, existing
+
+    def _add_entries_bulk(
+        self, bank: str, bank_id: int, entries: Iterable[EntrySpec], source: str
+    ) -> tuple[int, int]:
+        """add_entries for large inputs, in one transaction: Core statements, no ORM objects.
+
+        1. The entries are staged in a temporary table (SQLite: executemany; PostgreSQL + psycopg: COPY,
+           about 6x faster than executemany there).
+        2. One INSERT ... SELECT ... ON CONFLICT (bank_id, value_digest) DO NOTHING RETURNING id puts in
+           those not in the bank yet. NOT EXISTS skips the bank's entries before the insert (re-adding
+           1M present hashes on PostgreSQL: 2.4 s instead of 14 s through the conflict check alone); ON
+           CONFLICT still catches duplicates within the input (the first by input position goes in). The
+           rows go in sorted by value_digest: the unique index is then filled in order instead of at
+           random pages (1M PDQ hashes on SQLite: 7 s instead of 23-34 s), so new entries get their ids
+           in digest order, not input order.
+        3. Only if some entries were not inserted and the bank has deleted entries at all (a cheap
+           EXISTS: the UPDATE's 1M-digest IN list alone took 9.7 s on SQLite): one UPDATE ... RETURNING
+           id restores the bank's deleted entries among them (counted as added, like the ORM path).
+        4. The change log (posbon.store.changelog_models) is written here, on the same connection: the
+           session events see no ORM objects or ORM statements (Connection.execute does not go through
+           do_orm_execute), so nothing is logged twice. See _log_bulk_changes.
+        """
+        now = utcnow()
+        table = cast(Table, BankEntryRow.__table__)
+        total = 0
+        with self.session() as s:
+            conn = s.connection()
+            if conn.dialect.name == "sqlite":
+                # pysqlite runs the CREATE before its implicit BEGIN, so a failed bulk add on this
+                # (pooled) connection leaves the empty table behind; PostgreSQL drops it at commit/rollback
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGE.name}")
+            _STAGE.create(conn)
+            batch: list[tuple[Any, ...]] = []
+            for entry in entries:
+                signal_type = str(entry.signal_type)
+                metadata = dict(entry.metadata)
+                batch.append(
+                    (
+                        total,
+                        signal_type,
+                        entry.value,
+                        value_digest(signal_type, entry.value),
+                        entry.label,
+                        entry.original_text,
+                        json.dumps(metadata) if metadata else "{}",
+                        entry.origin,
+                    )
+                )
+                total += 1
+                if len(batch) >= _BULK_STAGE_ROWS:
+                    _stage_entries(conn, batch)
+                    batch.clear()
+            _stage_entries(conn, batch)
+
+            stage = _STAGE.c
+            present = exists().where(table.c.bank_id == bank_id, table.c.value_digest == stage.value_digest)
+            rows = (
+                select(
+                    bindparam("bank_id", bank_id, type_=table.c.bank_id.type),
+                    stage.signal_type,
+                    stage.value,
+                    stage.value_digest,
+                    stage.label,
+                    stage.original_text,
+                    stage.extra,
+                    stage.origin,
+                    bindparam("enabled", True, type_=table.c.enabled.type),
+                    bindparam("created_at", now, type_=table.c.created_at.type),
+                    bindparam("source", source, type_=table.c.source.type),
+                )
+                .where(~present)  # a WHERE also keeps SQLite from reading ON CONFLICT as a join's ON
+                .order_by(stage.value_digest, stage.ord)
+            )
+            columns = [
+                "bank_id",
+                "signal_type",
+                "value",
+                "value_digest",
+                "label",
+                "original_text",
+                "extra",
+                "origin",
+                "enabled",
+                "created_at",
+                "source",
+            ]
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            new_ids = list(
+                conn.execute(
+                    dialect_insert(table)
+                    .from_select(columns, rows)
+                    .on_conflict_do_nothing(index_elements=["bank_id", "value_digest"])
+                    .returning(table.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            restored: list[int] = []
+            deleted = exists().where(table.c.bank_id == bank_id, table.c.deleted_at.is_not(None))
+            if len(new_ids) < total and conn.scalar(select(deleted)):
+                restored = list(
+                    conn.execute(
+                        update(table)
+                        .where(
+                            table.c.bank_id == bank_id,
+                            table.c.deleted_at.is_not(None),
+                            table.c.value_digest.in_(select(stage.value_digest)),
+                        )
+                        .values(deleted_at=None)
+                        .returning(table.c.id)
+                    )
+                    .scalars()
+                    .all()
+                )
+            _STAGE.drop(conn)
+            _log_bulk_changes(conn, bank, new_ids + restored, now)
+        added = len(new_ids) + len(restored)
+        return added, total - added
 
     def list_banks(self) -> list[BankSummary]:
         with self.session() as s:
@@ -574,6 +750,38 @@ class Store:
     def count_items(self) -> int:
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(ItemRow)) or 0)
+
+
+def _stage_entries(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Put rows (in _STAGE's column order) into the staging table of a bulk add."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        driver: Any = conn.connection.dbapi_connection  # a psycopg.Connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {_STAGE.name} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.name == "sqlite":
+        # the driver's executemany straight away: Core would process every row's parameters in Python
+        marks = ", ".join("?" * len(_STAGE_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO {_STAGE.name} VALUES ({marks})", rows)
+        return
+    conn.execute(insert(_STAGE), [dict(zip(_STAGE_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _log_bulk_changes(conn: Connection, bank: str, entry_ids: list[int], at: datetime) -> None:
+    """The change-log rows of a bulk add, on its connection (so they commit or roll back with it)."""
+    if not entry_ids:
+        return
+    if len(entry_ids) > _BULK_LOG_LIMIT:
+        rows = [{"at": at, "bank": bank, "entry_id": None, "op": OP_SETTINGS}]
+    else:
+        rows = [{"at": at, "bank": bank, "entry_id": i, "op": OP_ADD} for i in entry_ids]
+    conn.execute(insert(cast(Table, BankChangeRow.__table__)), rows)
 
 
 def _check_bank_settings(kind: str, pdq_threshold: int | None, text_threshold: float | None) -> None:
