@@ -1,14 +1,17 @@
 """HMA-compatible match API under load on loopback: lookups/s and p50/p99 latency of
 `GET /api/hma/m/lookup?signal_type=pdq&signal=HEX`, next to the in-process `MatchService.lookup` rate.
 
-Builds a temp store with N random PDQ hashes (Store.add_entries, ~18 s per 100k, so the default bank is
-100k; --bank-size 1000000 works but takes ~3 min to fill), creates a `matcher` API key, starts
+Builds a temp store with N random PDQ hashes (one Store.add_entries call, its bulk path: 1M in ~15-20 s
+on SQLite, see bench/bank_load.py), creates a `matcher` API key, starts
 `posbon serve` on 127.0.0.1 (a free port) as a subprocess, waits for /api/hma/status, then drives load with
 `wrk` when installed (a Lua script rotates the URLs and sends the Authorization header) or else a bounded
 httpx/asyncio client. Half the requests are planted hits (a bank hash with a few bits flipped), half are
 random hashes. Stops by itself after --seconds; loopback only.
 
 Run: .venv/bin/python bench/load_lookup.py [--bank-size 100000] [--seconds 20] [--connections 16]
+         [--workers 1] [--wrk-threads 2]
+`--workers N` above 1 runs `posbon serve --api-only --workers N` (one process per core). The table also
+gives the resident memory of the server processes after the load (each holds its own index).
 Prints a table; copy it into docs/benchmarks.md with date, machine and command.
 """
 
@@ -62,9 +65,7 @@ def flip_bits(pdq: str, n: int, rng: random.Random) -> str:
 def build(store: Store, size: int, rng: random.Random) -> list[str]:
     store.create_bank(BANK)
     hashes = [f"{rng.getrandbits(256):064x}" for _ in range(size)]
-    for start in range(0, size, 50_000):
-        chunk = hashes[start : start + 50_000]
-        store.add_entries(BANK, [NewEntry(SignalType.PDQ, h) for h in chunk])
+    store.add_entries(BANK, [NewEntry(SignalType.PDQ, h) for h in hashes])  # one transaction, bulk path
     return hashes
 
 
@@ -113,13 +114,13 @@ def wrk_unit(value: str) -> float:
 
 
 def run_wrk(
-    base: str, token: str, paths: list[str], seconds: int, conns: int, work: Path
+    base: str, token: str, paths: list[str], seconds: int, conns: int, work: Path, threads: int = 2
 ) -> dict[str, float]:
     urls = work / "urls.txt"
     urls.write_text("\n".join(paths) + "\n")
     script = work / "lookup.lua"
     script.write_text(LUA % {"urls": urls, "token": token})
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script), base]
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script), base]
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     lat = {m.group(1): wrk_unit(m.group(2)) for m in re.finditer(r"^\s+(50|99)%\s+(\S+)", text, re.M)}
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
@@ -171,12 +172,28 @@ async def run_httpx(base: str, token: str, paths: list[str], seconds: int, conns
     }
 
 
+def server_rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of the server process and its children (uvicorn's workers), from /proc."""
+
+    def rss(p: int) -> float:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return [rss(p) for p in [pid, *kids]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bank-size", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=20, help="length of the HTTP load")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (--api-only above 1)")
+    parser.add_argument("--wrk-threads", type=int, default=2)
     args = parser.parse_args()
     rng = random.Random(7)
 
@@ -195,8 +212,9 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "POSBON_DATA_DIR": str(data_dir), "POSBON_LOG_FORMAT": "json"}
     posbon = str(Path(sys.executable).with_name("posbon"))
+    extra = ["--api-only", "--workers", str(args.workers)] if args.workers > 1 else []
     server = subprocess.Popen(
-        [posbon, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [posbon, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -215,15 +233,16 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("posbon serve did not come up")
                 time.sleep(0.2)
-            for p in paths[:2]:  # build the server's index before timing
+            for p in paths[: 20 * args.workers]:  # build every server process's index before timing
                 assert client.get(p).status_code == 200
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
         load_before = os.getloadavg()
         if use_wrk:
-            result = run_wrk(base, token, paths, args.seconds, args.connections, work)
+            result = run_wrk(base, token, paths, args.seconds, args.connections, work, args.wrk_threads)
         else:
             result = asyncio.run(run_httpx(base, token, paths, args.seconds, args.connections))
         load_after = os.getloadavg()
+        rss_mb = server_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -235,12 +254,13 @@ def main() -> None:
     )
     print(f"{'path':44} {'lookups/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     print(f"{'MatchService.lookup (in process, 1 thread)':44} {inproc:>10.0f} {'':>8} {'':>8} {0:>7}")
-    label = f"GET /api/hma/m/lookup ({client_name}, {args.seconds} s)"
+    label = f"GET /api/hma/m/lookup ({client_name}, {args.seconds} s, {args.workers} proc)"
     print(
         f"{label:44} {result['rps']:>10.0f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
         f"{int(result['errors']):>7}"
     )
     print(f"in-process hit ratio {hit_ratio:.2f}; HTTP requests {int(result['requests'])}")
+    print("server resident memory after the load: " + ", ".join(f"{mb:.0f} MB" for mb in rss_mb))
     print(
         "load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
             *load_before, *load_after

@@ -206,3 +206,29 @@ def test_many_taken_out_entries_trigger_a_rebuild(
         service.lookup([])
     assert service.rebuilds == 2  # the third taken-out entry passed the limit
     assert service.snapshot().detectors.matcher.hidden == 0
+
+
+def test_a_background_poller_keeps_the_index_current_without_lookups(env: tuple[Store, Settings]) -> None:
+    import gc
+    import threading
+
+    store, settings = env
+    service = MatchService(store, settings, poll_seconds=0.1)
+    service.snapshot()
+    service.start_polling()
+    pdq = Signal(SignalType.PDQ, PDQ_A)
+    store.add_entries("LIVE", [NewEntry(SignalType.PDQ, PDQ_A)])
+    deadline = time.monotonic() + 5
+    while True:  # no lookup runs meanwhile: only the thread can have applied the change
+        snap = service.fresh_snapshot()
+        if snap is not None and service.lookup([pdq], snapshot=snap) != [[]]:
+            break
+        assert time.monotonic() < deadline, "the poller did not apply the change within 5 s"
+        time.sleep(0.05)
+    assert service.rebuilds == 1
+    # the thread holds only a weak reference: it ends with the service
+    assert any(t.name == "posbon-index-poll" for t in threading.enumerate())
+    del service, snap
+    gc.collect()
+    time.sleep(0.5)
+    assert not any(t.name == "posbon-index-poll" for t in threading.enumerate())

@@ -66,7 +66,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_USAGE)
         settings = state.settings()
         try:
-            web_app = create_app(settings, ui=not api_only)  # also checks the store before workers start
+            # one process: the index is built now; several: each worker builds its own, this only checks
+            web_app = create_app(settings, ui=not api_only, serving=workers == 1)
         except StoreError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_STORE) from exc

@@ -27,8 +27,11 @@ Thread safety: `Matcher.match` and `Matcher.apply` share the matcher's lock. App
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +68,15 @@ DEFAULT_POLL_SECONDS = 0.5
 DEFAULT_REBUILD_BACKLOG = 20_000  # more new changes than this in one poll: rebuild instead
 GAP_WINDOW = 1000  # how far behind `version` a missing change id is still waited for
 GAP_SECONDS = 60.0  # ... and for how long
+FREEZE_MIN_ENTRIES = 100_000  # an index this big is frozen out of the garbage collector's sight (_rebuild)
 HIDDEN_LIMIT = 10_000  # rebuild once more taken-out entries than this (and than live ones) hold memory
+
+log = logging.getLogger("posbon.match")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
 
 # Lookup metrics of every MatchService in the process, exported by posbon.web.metrics at /metrics.
 METRICS = CollectorRegistry(auto_describe=True)
@@ -148,6 +159,8 @@ class MatchService:
         self._next_poll = 0.0
         self._gaps: dict[int, float] = {}  # change id missing below version -> when first missed
         self.rebuilds = 0
+        self._poller: threading.Thread | None = None
+        self._stop_polling = threading.Event()
 
     # ---- versions ----------------------------------------------------------------------------------
 
@@ -181,12 +194,50 @@ class MatchService:
         """The index if it is built and no poll of the change log is due (nor hinted), else None.
 
         Never touches the database: the match API's fast path answers from it on the event loop and leaves
-        a due poll to the ordinary route, which runs it in a worker thread.
+        a due poll to the ordinary route, which runs it in a worker thread. With `start_polling` a
+        background thread keeps the index current, so a poll that is a little late (the thread is about
+        to run) is no reason to go the slow way; one that is several intervals late (the thread is stuck on
+        an unreachable database) is.
         """
         snap = self._snapshot
-        if snap is None or self._hint or time.monotonic() >= self._next_poll:
+        if snap is None or self._hint:
+            return None
+        grace = 4 * self.poll_seconds + 1.0 if self._poller is not None else 0.0
+        if time.monotonic() >= self._next_poll + grace:
             return None
         return snap
+
+    def start_polling(self) -> None:
+        """Read the change log every `poll_seconds` in a background thread, so that no request waits for it.
+
+        For long-running servers (`posbon serve`): a lookup that found a poll due ran it (a database query
+        in a worker thread) and, with the GIL handed back and forth, sat in the p99 of every load test. The
+        thread holds only a weak reference: it ends when the service is dropped, or on `stop_polling`.
+        """
+        if self._poller is not None:
+            return
+        ref = weakref.ref(self)
+        stop, interval = self._stop_polling, self.poll_seconds  # (no `self` in the closure: a weak ref only)
+
+        def poll() -> None:
+            failed_at = 0.0
+            while not stop.wait(interval):
+                service = ref()
+                if service is None:
+                    return
+                try:
+                    service.snapshot()
+                except Exception as exc:  # noqa: BLE001 - an unreachable database must not end the thread
+                    if time.monotonic() - failed_at > 60:
+                        failed_at = time.monotonic()
+                        log.warning("match index: cannot read the bank change log (%s)", _first_line(exc))
+                del service
+
+        self._poller = threading.Thread(target=poll, daemon=True, name="posbon-index-poll")
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop_polling.set()
 
     def _rebuild(self) -> Snapshot:
         version = self.latest_change()  # read first: a change after it is applied (again) next poll
@@ -202,6 +253,13 @@ class MatchService:
         snap = Snapshot(detectors=detectors, version=version, built_at=time.time(), changed_at=time.time())
         self._snapshot = snap  # the swap: readers from now on see the new index
         self.rebuilds += 1
+        # The index holds an object per banked entry (a million at 1M hashes); every full collection of
+        # the cyclic garbage collector walked them all, a pause of tens of milliseconds in the middle of
+        # lookups (the match API's p99). Freezing moves what exists now out of the collector's sight; it
+        # is still freed by reference counting when a later rebuild drops it.
+        if sum(snap.sizes.values()) >= FREEZE_MIN_ENTRIES:
+            gc.collect()
+            gc.freeze()
         return snap
 
     def _catch_up(self, snap: Snapshot) -> Snapshot:

@@ -150,11 +150,13 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def create_app(settings: Settings, *, ui: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, ui: bool = True, serving: bool = False) -> FastAPI:
     """The web app on the store of `settings` (the embedded SQLite store by default).
 
     `ui=False` leaves out the review pages, the login form and /docs: an API-only app (API keys only), which
     `posbon serve --api-only` runs in several processes (a browser session lives in one process's memory).
+    `serving=True` (a long-running server): the match index is built now, before the first request, and
+    kept current by a background thread instead of by the requests (tests leave it off).
     """
     store = Store.open(settings.database_url)
     web = WebState(
@@ -203,6 +205,13 @@ def create_app(settings: Settings, *, ui: bool = True) -> FastAPI:
     from posbon.web.metrics import router as metrics_router  # /metrics, /readyz
 
     app.include_router(metrics_router)
+    if serving:
+        from posbon.match.service import MatchService
+
+        service = MatchService(store, settings)
+        service.snapshot()  # a store that cannot be read fails here, not on the first lookup
+        service.start_polling()
+        app.state.match_service = service
     return app
 
 
@@ -255,7 +264,7 @@ def _error(
 def api_app_from_env() -> FastAPI:
     """The API-only app on the store the environment names (POSBON_DATA_DIR, POSBON_DATABASE_URL): the
     factory each process of `posbon serve --api-only --workers N` calls."""
-    return create_app(Settings.load(), ui=False)
+    return create_app(Settings.load(), ui=False, serving=True)
 
 
 def _install_health_routes(app: FastAPI) -> None:
