@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,10 @@ from typing import Any
 
 import pytest
 import typer
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from posbon.cli_roles import register
@@ -75,18 +77,27 @@ def with_bank(tmp_path: Path, data_dir: Path) -> None:
     assert posbon(data_dir, "bank", "add", "known", str(texts))[0] == 0
 
 
+_engines: dict[str, Engine] = {}
+
+
+def query(data_dir: Path, sql: str) -> list[Any]:
+    """Rows of `sql` on the data dir's store: its SQLite file, or in a PostgreSQL run (POSBON_TEST_PG=1)
+    the test's database, which every process of the test uses."""
+    url = os.environ.get("POSBON_DATABASE_URL") or f"sqlite:///{data_dir / 'posbon.db'}"
+    engine = _engines.get(url) or _engines.setdefault(url, create_engine(url, poolclass=NullPool))
+    with engine.connect() as connection:
+        return list(connection.execute(text(sql)))
+
+
 def stored(data_dir: Path) -> list[dict[str, Any]]:
     """Every stored item as the store holds it, minus what differs by run (scan ids, timestamps)."""
-    db = sqlite3.connect(data_dir / "posbon.db")
-    db.row_factory = sqlite3.Row
-    rows = db.execute("select * from items order by item_id").fetchall()
+    rows = query(data_dir, "select * from items order by item_id")
     skip = {"first_scan_id", "last_scan_id", "first_seen_at", "assessed_at"}
-    return [{k: v for k, v in dict(r).items() if k not in skip} for r in rows]
+    return [{k: v for k, v in dict(r._mapping).items() if k not in skip} for r in rows]
 
 
 def jobs(data_dir: Path) -> list[tuple[str, str, int]]:
-    db = sqlite3.connect(data_dir / "posbon.db")
-    return db.execute("select item_id, status, attempts from jobs order by id").fetchall()
+    return [tuple(r) for r in query(data_dir, "select item_id, status, attempts from jobs order by id")]
 
 
 def open_store(data_dir: Path) -> tuple[Store, Settings]:
@@ -100,7 +111,7 @@ def wait_for(condition: Any, timeout: float = 20.0) -> None:
         try:
             if condition():
                 return
-        except sqlite3.OperationalError:
+        except DBAPIError:
             pass  # the table is not there yet, or locked for a moment
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
@@ -151,9 +162,8 @@ def test_enqueue_then_worker_stores_what_an_in_process_scan_stores(
     assert {r["verdict"] for r in by_worker} >= {"match", "clear"}
     assert all(status == "done" and attempts == 1 for _, status, attempts in jobs(queued))
     # flagged items reach the review queue as after a scan
-    db = sqlite3.connect(queued / "posbon.db")
-    flagged = db.execute("select count(*) from items where verdict != 'clear'").fetchone()[0]
-    assert db.execute("select count(*) from review_queue").fetchone()[0] == flagged > 0
+    flagged = query(queued, "select count(*) from items where verdict != 'clear'")[0][0]
+    assert query(queued, "select count(*) from review_queue")[0][0] == flagged > 0
 
 
 def test_a_worker_killed_mid_item_is_redelivered_and_stored_once(tmp_path: Path) -> None:
@@ -185,8 +195,7 @@ def test_a_worker_killed_mid_item_is_redelivered_and_stored_once(tmp_path: Path)
         ("done", 1),
         ("done", 1),
     ]
-    db = sqlite3.connect(data / "posbon.db")
-    assert db.execute("select count(*), count(distinct item_id) from items").fetchone() == (4, 4)
+    assert tuple(query(data, "select count(*), count(distinct item_id) from items")[0]) == (4, 4)
 
 
 def test_a_result_stored_before_the_crash_is_stored_once(tmp_path: Path) -> None:
@@ -331,8 +340,7 @@ def test_a_worker_killed_mid_batch_has_the_whole_batch_redelivered(tmp_path: Pat
         ("done", 2),
         ("done", 1),
     ]
-    db = sqlite3.connect(data / "posbon.db")
-    assert db.execute("select count(*), count(distinct item_id) from items").fetchone() == (4, 4)
+    assert tuple(query(data, "select count(*), count(distinct item_id) from items")[0]) == (4, 4)
 
 
 def test_a_running_worker_follows_bank_changes(tmp_path: Path) -> None:
