@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from posbon.domain import Problem, SignalType
@@ -129,3 +130,20 @@ def test_text_file_in_legacy_encoding(tmp_path: Path) -> None:
     path.write_bytes(russian.encode("cp1251"))
     (entry,) = list(entries_from_files([path]))
     assert isinstance(entry, NewEntry) and entry.original_text == russian
+
+
+def test_hashes_must_be_ascii_hex() -> None:
+    from posbon.match.banklist import InvalidEntry, validate_signal
+
+    assert validate_signal(SignalType.PDQ, " " + "AB" * 32 + "\n") == ("ab" * 32, None)
+    assert validate_signal(SignalType.MD5, "0F" * 16) == ("0f" * 16, None)
+    for kind, length in ((SignalType.PDQ, 64), (SignalType.MD5, 32)):
+        for bad in (
+            "\u0660" * length,
+            "\uff10" * length,
+            "g" * length,
+            "a" * (length - 1),
+            "a" * (length + 1),
+        ):
+            with pytest.raises(InvalidEntry, match="hex characters"):
+                validate_signal(kind, bad)

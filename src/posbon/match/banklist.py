@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -64,17 +65,23 @@ class _Invalid(ValueError):
 InvalidEntry = _Invalid  # public name, for other readers of hash lists (posbon.exchanges)
 
 
+# ASCII hex only (str.isalnum/int(x, 16) would let other scripts' digits through); a regex is ~10x faster
+# than a per-character test when a million-line hash list is banked.
+_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_HEX32 = re.compile(r"[0-9a-f]{32}", re.ASCII)
+
+
 def validate_signal(signal_type: SignalType, raw: str) -> tuple[str, str | None]:
     """(value to bank, original text) for a signal, or _Invalid with a one-line reason."""
     text = raw.strip()
     if signal_type == SignalType.PDQ:
         value = text.lower()
-        if len(value) != 64 or not all(c in "0123456789abcdef" for c in value):
+        if _HEX64.fullmatch(value) is None:
             raise _Invalid(f"pdq hash must be 64 hex characters, got {_show(raw)}")
         return value, None
     if signal_type == SignalType.MD5:
         value = text.lower()
-        if len(value) != 32 or not all(c in "0123456789abcdef" for c in value):
+        if _HEX32.fullmatch(value) is None:
             raise _Invalid(f"md5 hash must be 32 hex characters, got {_show(raw)}")
         return value, None
     if signal_type == SignalType.VPDQ:
