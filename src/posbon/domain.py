@@ -230,7 +230,7 @@ class Assessment:
             raise ValueError(f"risk {self.risk} outside [0, 1]")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a match server holds one per banked entry (millions)
 class BankEntry:
     """One piece of known content in a bank, as the matcher sees it."""
 

@@ -130,6 +130,8 @@ class Matcher:
         """Index one entry under the next key; a PDQ hash is appended to `pdq_values` for the caller."""
         key = len(self._entries)
         value = entry.value.strip().lower() if entry.signal_type != SignalType.TEXT else entry.value
+        if value == entry.value:
+            value = entry.value  # the entry's own string, not an equal copy (a million of them at 1M hashes)
         added = False
         if entry.signal_type == SignalType.PDQ and _is_hex(value, 64):
             self._pdq_position[key] = len(self._pdq_keys)
