@@ -142,7 +142,8 @@ def _wait(condition: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_worker_survives_a_database_restart_and_stores_every_item_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [1, 5])
+def test_a_worker_survives_a_database_restart_and_stores_every_item_once(tmp_path: Path, batch: int) -> None:
     from posbon.cli import app
 
     database_url = os.environ["POSBON_DATABASE_URL"]  # this test's fresh database (tests/conftest.py)
@@ -171,7 +172,8 @@ def test_a_worker_survives_a_database_restart_and_stores_every_item_once(tmp_pat
         "POSBON_WORKER_TEST_DELAY": "0.15",  # ~3 s of work, so the outage falls in the middle
     }
     posbon = str(Path(sys.executable).with_name("posbon"))
-    cmd = [posbon, "worker", "--once", "--no-ocr", "-q", "--lease-seconds", "2"]
+    # small batches, so the worker still has work (and database writes) ahead when the outage comes
+    cmd = [posbon, "worker", "--once", "--no-ocr", "-q", "--lease-seconds", "2", "--batch", str(batch)]
     worker = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait(lambda: _done(store) >= 3, 30, "the worker to finish 3 items")
