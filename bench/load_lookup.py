@@ -213,11 +213,12 @@ def main() -> None:
     env = {**os.environ, "POSBON_DATA_DIR": str(data_dir), "POSBON_LOG_FORMAT": "json"}
     posbon = str(Path(sys.executable).with_name("posbon"))
     extra = ["--api-only", "--workers", str(args.workers)] if args.workers > 1 else []
+    server_log = work / "serve.log"
     server = subprocess.Popen(
         [posbon, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     paths = [f"/api/hma/m/lookup?signal_type=pdq&signal={q}" for q in qs]
@@ -233,7 +234,13 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("posbon serve did not come up")
                 time.sleep(0.2)
-            for p in paths[: 20 * args.workers]:  # build every server process's index before timing
+            # every process builds its own index before it listens: start the load only when all are up,
+            # or the first process gets every connection while the others build (a full core each)
+            while server_log.read_text(errors="replace").count("Application startup complete") < args.workers:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("posbon serve's processes did not all come up")
+                time.sleep(0.2)
+            for p in paths[: 20 * args.workers]:
                 assert client.get(p).status_code == 200
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
         load_before = os.getloadavg()

@@ -112,3 +112,22 @@ def test_cache_is_per_store(tmp_path: Path, clock: Clock) -> None:
     token = create_api_key(one, "m", "matcher")
     assert verify_api_key(one, token) is not None
     assert verify_api_key(two, token) is None
+
+
+def test_the_fast_paths_cache_is_verified_again_in_the_background(store: Store, clock: Clock) -> None:
+    """cached_api_key never touches the database itself; past half its time a thread verifies the key
+    again, so a key revoked by another process stops working without any request waiting on the database."""
+    import time
+
+    token = create_api_key(store, "uploads", "matcher")
+    assert accounts.cached_api_key(store, token) is None  # not verified yet: the ordinary way first
+    assert verify_api_key(store, token) is not None
+    assert accounts.cached_api_key(store, token) is not None
+    revoke_elsewhere(store, token)
+    clock.now += API_KEY_CACHE_SECONDS * 0.6  # past half its time: still answered, and checked again
+    assert accounts.cached_api_key(store, token) is not None
+    deadline = time.monotonic() + 5
+    while accounts.cached_api_key(store, token) is not None:
+        assert time.monotonic() < deadline, "the background check did not drop the revoked key"
+        time.sleep(0.02)
+    assert verify_api_key(store, token) is None

@@ -206,8 +206,30 @@ def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()
-    # uvicorn's supervisor started two worker processes
+    # two worker processes, each with its own SO_REUSEPORT socket (posbon.web.serving)
     assert output.count("Started server process") >= 2, output
+    assert server.returncode == 0, output  # SIGTERM: the workers drained and the parent exited cleanly
+
+
+def test_a_taken_port_is_one_line_not_a_restart_loop(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    env = {**os.environ, "POSBON_DATA_DIR": str(tmp_path / "data")}
+    posbon = str(Path(sys.executable).with_name("posbon"))
+    try:
+        done = subprocess.run(
+            [posbon, "serve", "--api-only", "--workers", "2", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
 
 
 def _flip(value: str, bits: int, start: int = 0) -> str:

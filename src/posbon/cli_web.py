@@ -83,6 +83,15 @@ def register(app: typer.Typer) -> None:
         os.environ["POSBON_DATA_DIR"] = str(settings.data_dir)
         os.environ["POSBON_DATABASE_URL"] = settings.database_url
         del web_app
+        from posbon.web.serving import ServeError, reuse_port_supported, serve_workers
+
+        if reuse_port_supported():  # a socket per process: the kernel spreads the connections
+            try:
+                serve_workers(host, port, workers, access_log=access_log)
+            except ServeError as exc:
+                err.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(EXIT_USAGE) from exc
+            return
         uvicorn.run(
             "posbon.web.app:api_app_from_env",
             factory=True,

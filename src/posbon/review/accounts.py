@@ -176,6 +176,7 @@ API_KEY_CACHE_SECONDS = 5.0
 API_KEY_CACHE_MAX = 1024
 _key_cache: dict[tuple[str, str], tuple[ApiKeyRow, float]] = {}
 _key_cache_lock = threading.Lock()
+_refreshing: set[tuple[str, str]] = set()  # keys being verified again in the background
 _clock = time.monotonic  # tests replace it
 
 
@@ -193,17 +194,38 @@ def cached_api_key(store: Store, token: str) -> ApiKeyRow | None:
     """The key a token belongs to if it was verified in the last API_KEY_CACHE_SECONDS, else None.
 
     Never asks the database (the match API's fast path calls it on the event loop); None means "verify it
-    the ordinary way", not "refused".
+    the ordinary way", not "refused". A key past half its time is verified again in a background thread
+    while this keeps answering, so a busy key never waits for the database (a verification on the event
+    loop, behind another process's write of `last_used_at`, stalled lookups for 100 ms and more).
     """
     if not token:
         return None
-    cached = _key_cache.get(_cache_key(store, _key_hash(token)))
-    if cached is not None and _clock() < cached[1]:
-        return cached[0]
-    return None
+    slot = _cache_key(store, _key_hash(token))
+    cached = _key_cache.get(slot)
+    now = _clock()
+    if cached is None or now >= cached[1]:
+        return None
+    if now >= cached[1] - API_KEY_CACHE_SECONDS / 2:
+        with _key_cache_lock:
+            start = slot not in _refreshing
+            _refreshing.add(slot)
+        if start:
+            threading.Thread(target=_refresh, args=(store, token, slot), daemon=True).start()
+    return cached[0]
 
 
-def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
+def _refresh(store: Store, token: str, slot: tuple[str, str]) -> None:
+    try:
+        verify_api_key(store, token, use_cache=False)
+    except Exception:  # noqa: BLE001 - the next request verifies the ordinary way
+        with _key_cache_lock:
+            _key_cache.pop(slot, None)
+    finally:
+        with _key_cache_lock:
+            _refreshing.discard(slot)
+
+
+def verify_api_key(store: Store, token: str, *, use_cache: bool = True) -> ApiKeyRow | None:
     """The key a token belongs to if it is not revoked (and notes when it was last used); else None.
 
     A key verified in the last API_KEY_CACHE_SECONDS is answered from memory without asking the database.
@@ -214,7 +236,7 @@ def verify_api_key(store: Store, token: str) -> ApiKeyRow | None:
     slot = _cache_key(store, digest)
     now_mono = _clock()
     cached = _key_cache.get(slot)
-    if cached is not None and now_mono < cached[1]:
+    if use_cache and cached is not None and now_mono < cached[1]:
         return cached[0]
     with store.session() as s:
         key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
