@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import shutil
 import socket
 import subprocess
@@ -36,7 +35,6 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy.engine import make_url
 
 from posbon.domain import SignalType
 from posbon.match.banklist import NewEntry
@@ -44,9 +42,11 @@ from posbon.review import create_api_key
 from posbon.settings import Settings
 from posbon.store import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scratch_db  # noqa: E402
+
 BANK = "PROPAGATION_BENCH"
 TARGET_SECONDS = 5.0
-DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def free_port() -> int:
@@ -58,14 +58,6 @@ def free_port() -> int:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def pg_admin(url: str, sql: str) -> None:
-    import psycopg
-
-    admin = make_url(url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(sql)  # the name was checked against DB_NAME
 
 
 def sees(client: httpx.Client, pdq: str) -> bool:
@@ -107,15 +99,8 @@ def main() -> int:
 
     backend = "sqlite"
     if args.database_url:
-        url = make_url(args.database_url)
-        if not url.drivername.startswith("postgresql") or not DB_NAME.fullmatch(url.database or ""):
-            parser.error("--database-url: a postgresql+psycopg://... URL whose database is a plain new name")
+        scratch_db.create(parser, args.database_url)
         backend = "postgresql"
-        try:
-            pg_admin(args.database_url, f"CREATE DATABASE {url.database}")
-        except Exception as exc:  # noqa: BLE001 - one line, not a traceback
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SystemExit(f"--database-url: cannot create database {url.database!r}: {first}") from exc
 
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="posbon-propagation-"))
@@ -251,10 +236,7 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
             if backend == "postgresql":
-                pg_admin(
-                    args.database_url,
-                    f"DROP DATABASE IF EXISTS {make_url(args.database_url).database} WITH (FORCE)",
-                )
+                scratch_db.drop(args.database_url)
 
 
 if __name__ == "__main__":

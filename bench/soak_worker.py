@@ -44,6 +44,7 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import scratch_db  # noqa: E402
 from gen_posts import generate  # noqa: E402
 from posbon.cli import app  # noqa: E402
 from posbon.demo import DEMO_BANKS  # noqa: E402
@@ -57,7 +58,6 @@ from posbon.store.models import ItemRow  # noqa: E402
 from posbon.store.queue_models import JobRow  # noqa: E402
 
 POOL = 5000  # generated posts, reused round-robin under fresh ids
-DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 QUEUED_RE = re.compile(r"Queued (\d+) items \((\d+) already")
 
 
@@ -77,14 +77,6 @@ class Kill:
     at: float
     pid: int
     held: list[int]  # job ids leased to the killed worker right after it died
-
-
-def pg_admin(url: str, sql: str) -> None:
-    import psycopg
-
-    admin = make_url(url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(sql)  # the name was checked against DB_NAME
 
 
 def bank_demo(store: Store) -> int:
@@ -147,15 +139,8 @@ def main() -> int:
 
     backend = "sqlite"
     if args.database_url:
-        url = make_url(args.database_url)
-        if not url.drivername.startswith("postgresql") or not DB_NAME.fullmatch(url.database or ""):
-            parser.error("--database-url: a postgresql+psycopg://... URL whose database is a plain new name")
+        scratch_db.create(parser, args.database_url)
         backend = "postgresql"
-        try:
-            pg_admin(args.database_url, f"CREATE DATABASE {url.database}")
-        except Exception as exc:  # noqa: BLE001 - one line, not a traceback
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SystemExit(f"--database-url: cannot create database {url.database!r}: {first}") from exc
 
     work = Path(tempfile.mkdtemp(prefix="posbon-soak-"))
     posts_dir, data = work / "posts", work / "data"
@@ -357,10 +342,7 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
             if backend == "postgresql":
-                pg_admin(
-                    args.database_url,
-                    f"DROP DATABASE IF EXISTS {make_url(args.database_url).database} WITH (FORCE)",
-                )
+                scratch_db.drop(args.database_url)
 
 
 if __name__ == "__main__":
