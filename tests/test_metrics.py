@@ -117,3 +117,26 @@ def test_json_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
         assert plain.getvalue().rstrip().endswith("posbon.test: hello")
     finally:
         logging.getLogger("posbon").removeHandler(handler)
+
+
+def test_database_library_warnings_share_posbon_log_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lost connection made psycopg print a bare line through Python's last-resort handler: no time and,
+    # under POSBON_LOG_FORMAT=json, not JSON. Its warnings now go through posbon's handler; its echo of an
+    # error it already raised ("error ignored terminating ...") is dropped, since posbon reports the outage.
+    stream = io.StringIO()
+    monkeypatch.setenv("POSBON_LOG_FORMAT", "json")
+    handler = configure_logging(logging.WARNING, stream)
+    try:
+        psycopg_log = logging.getLogger("psycopg")
+        psycopg_log.warning("error ignored terminating %r: %s", "<psycopg.Pipeline [BAD]>", "the connection is lost")
+        psycopg_log.warning("server sent an unexpected notice")
+        psycopg_log.info("connection details nobody asked for")
+        logging.getLogger("sqlalchemy.pool").warning("pool is full")
+        records = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(r["logger"], r["message"]) for r in records] == [
+            ("psycopg", "server sent an unexpected notice"),
+            ("sqlalchemy.pool", "pool is full"),
+        ]
+    finally:
+        for name in ("posbon", "psycopg", "sqlalchemy"):
+            logging.getLogger(name).removeHandler(handler)

@@ -35,18 +35,42 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+# Libraries whose warnings reach an operator; without a handler of their own, Python's last-resort
+# handler would print them bare (no time, not JSON), breaking the one-format log a collector expects.
+_LIBRARY_LOGGERS = ("psycopg", "sqlalchemy")
+
+
+class _DropIgnoredCleanupErrors(logging.Filter):
+    """psycopg warns "error ignored terminating <Pipeline>: the connection is lost" when a connection
+    drops during a batched statement. The error itself has already been raised to posbon, which reports
+    the outage in its own line; the cleanup echo only doubles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("psycopg") and str(record.msg).startswith("error ignored"))
+
+
 def configure_logging(level: int = logging.WARNING, stream: IO[str] | None = None) -> logging.Handler:
-    """Send the "posbon" loggers to `stream` (stderr), as JSON lines when POSBON_LOG_FORMAT=json, else as
-    plain text. Replaces the handler an earlier call installed; returns the new handler."""
+    """Send the "posbon" loggers, and the warnings of the database libraries, to `stream` (stderr), as
+    JSON lines when POSBON_LOG_FORMAT=json, else as plain text. Replaces the handler an earlier call
+    installed; returns the new handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if os.environ.get("POSBON_LOG_FORMAT", "").strip().lower() == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.set_name("posbon")
+    handler.addFilter(_DropIgnoredCleanupErrors())
     logger = logging.getLogger("posbon")
+    _replace_handler(logger, handler)
+    logger.setLevel(level)
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        _replace_handler(library, handler)
+        library.setLevel(max(level, logging.WARNING))  # their INFO/DEBUG is for debugging them, not posbon
+    return handler
+
+
+def _replace_handler(logger: logging.Logger, handler: logging.Handler) -> None:
     for old in [h for h in logger.handlers if h.get_name() == "posbon"]:
         logger.removeHandler(old)
     logger.addHandler(handler)
-    logger.setLevel(level)
-    return handler
