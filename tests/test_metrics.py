@@ -128,7 +128,9 @@ def test_database_library_warnings_share_posbon_log_format(monkeypatch: pytest.M
     handler = configure_logging(logging.WARNING, stream)
     try:
         psycopg_log = logging.getLogger("psycopg")
-        psycopg_log.warning("error ignored terminating %r: %s", "<psycopg.Pipeline [BAD]>", "the connection is lost")
+        psycopg_log.warning(
+            "error ignored terminating %r: %s", "<psycopg.Pipeline [BAD]>", "the connection is lost"
+        )
         psycopg_log.warning("server sent an unexpected notice")
         psycopg_log.info("connection details nobody asked for")
         logging.getLogger("sqlalchemy.pool").warning("pool is full")
