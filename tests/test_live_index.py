@@ -232,3 +232,42 @@ def test_a_background_poller_keeps_the_index_current_without_lookups(env: tuple[
     gc.collect()
     time.sleep(0.5)
     assert not any(t.name == "posbon-index-poll" for t in threading.enumerate())
+
+
+WARM_CHECK = """
+import random, sys
+from posbon.match import pdq
+from posbon.match.banklist import NewEntry
+from posbon.domain import SignalType
+from posbon.match.service import MatchService, parse_signal
+from posbon.settings import Settings
+from posbon.store import Store
+from pathlib import Path
+
+settings = Settings(data_dir=Path(sys.argv[1]), database_url=sys.argv[2], pseudonym_key=b"k")
+store = Store.open(settings.database_url)
+store.create_bank("WARM")
+rng = random.Random(5)
+hashes = [f"{rng.getrandbits(256):064x}" for _ in range(10_000)]  # enough for the compiled search path
+store.add_entries("WARM", [NewEntry(SignalType.PDQ, h) for h in hashes])
+assert not pdq._mih_kernel.signatures  # a fresh process: nothing loaded yet
+service = MatchService(store, settings)
+service.snapshot()
+loaded = list(pdq._mih_kernel.signatures)
+near = f"{int(hashes[7], 16) ^ 0b1011:064x}"
+found = service.lookup([parse_signal("pdq", near)])  # parsed from hex, as the API does
+assert [(m.bank, m.distance) for m in found[0]] == [("WARM", "3")], found
+print(len(loaded), len(pdq._mih_kernel.signatures))
+"""
+
+
+def test_the_index_build_loads_the_compiled_pdq_search_so_the_first_lookup_does_not(tmp_path: Path) -> None:
+    # In a fresh process numba took ~0.4 s to load the search loop from its cache, and the first lookup
+    # paid it: a restarted match server answered its first request in 0.3-1.1 s. The build now loads it,
+    # and every lookup calls it with the argument types the build loaded (no second signature).
+    url = f"sqlite:///{tmp_path / 'warm.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_CHECK, str(tmp_path), url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]

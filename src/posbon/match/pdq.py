@@ -285,6 +285,32 @@ def _probe_plan(
     return np.array(radii, dtype=np.int64), np.concatenate(parts), starts
 
 
+_warmed = False
+
+
+def warm_up() -> None:
+    """Load the compiled search loop now, once per process. In a fresh process numba takes ~0.4 s to load
+    it from its on-disk cache (longer when it must compile): without this, a server's or worker's first
+    PDQ lookup after a start or restart waits that long. Runs the loop on a one-hash segment, with the
+    same argument types as every search of an index built in memory."""
+    global _warmed
+    if _warmed:
+        return
+    words = pack_hashes(np.zeros((1, PDQ_BYTES), dtype=np.uint8))
+    segment = _Segment.build(words, np.zeros(1, dtype=np.int64))
+    radii, masks, mask_starts = _probe_plan(segment.bits, DEFAULT_THRESHOLD)
+    rows = np.zeros((1, 16), dtype=np.int64)
+    distance = np.zeros((1, 16), dtype=np.uint16)
+    counts = np.zeros(1, dtype=np.int64)
+    _mih_kernel(
+        segment.words, segment.alive, segment.offsets, segment.perms, segment.bits, radii, masks,
+        mask_starts, np.ascontiguousarray(words), DEFAULT_THRESHOLD, rows, distance, counts,
+    )  # fmt: skip
+    if int(counts[0]) != 1 or int(distance[0, 0]) != 0:  # the hash finds itself at distance 0
+        raise RuntimeError("PDQ search loop failed its warm-up check")
+    _warmed = True
+
+
 # --- segments ------------------------------------------------------------------------------------------
 
 
@@ -356,7 +382,9 @@ class _Segment:
             return self._scan(query_words, threshold)
         radii, masks, mask_starts = _probe_plan(self.bits, threshold)
         cap = 16
-        queries = np.ascontiguousarray(query_words)
+        # contiguous and writable: queries parsed from hex are read-only views of bytes, a second type
+        # signature for numba to load (~6 ms) besides the one warm_up() loads
+        queries = np.require(query_words, requirements=["C", "W"])
         while True:
             rows = np.zeros((len(queries), cap), dtype=np.int64)
             distance = np.zeros((len(queries), cap), dtype=np.uint16)

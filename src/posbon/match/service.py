@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import ColumnElement, func, or_, select
 
 from posbon.domain import BankEntry, Evidence, Signal, SignalType
+from posbon.match import pdq
 from posbon.match.banklist import InvalidEntry, validate_signal
 from posbon.match.matcher import BANK_MATCH, BankSettings
 from posbon.scan import Detectors, build_detectors
@@ -242,6 +243,7 @@ class MatchService:
     def _rebuild(self) -> Snapshot:
         version = self.latest_change()  # read first: a change after it is applied (again) next poll
         detectors = build_detectors(self.store, self.settings)
+        pdq.warm_up()  # not on the first lookup: ~0.4 s in a fresh server or worker process
         with self.store.session() as s:
             present = set(
                 s.scalars(select(BankChangeRow.id).where(BankChangeRow.id > version - GAP_WINDOW)).all()
