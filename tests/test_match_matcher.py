@@ -77,3 +77,26 @@ def test_size_counts_entries_and_skips_malformed() -> None:
     matcher = _matcher()
     assert {kind: n for kind, n in matcher.size.items() if n} == {"pdq": 3, "md5": 1, "url": 1, "domain": 1}
     assert matcher.skipped == 1
+
+
+def test_apply_replaces_and_removes_pdq_entries_in_place() -> None:
+    # PDQ hashes are indexed under their entry's key; a replaced entry gets a new key, so its old hash
+    # must stop matching and its new one must name the same entry id.
+    rng = random.Random(11)
+    first, second, replacement = (f"{rng.getrandbits(256):064x}" for _ in range(3))
+    malformed = BankEntry(3, "B", SignalType.PDQ, "not-a-hash")
+    matcher = Matcher(
+        [BankEntry(1, "B", SignalType.PDQ, first), BankEntry(2, "B", SignalType.PDQ, second), malformed]
+    )
+    assert matcher.skipped == 1
+
+    def ids(value: str) -> list[int]:
+        return [e.entry_id for e in matcher.match([Signal(SignalType.PDQ, _near(value, 4))])]
+
+    assert ids(first) == [1] and ids(second) == [2]
+    matcher.apply(upserts=[BankEntry(1, "B", SignalType.PDQ, replacement)], removals=[2, 3])
+    assert ids(first) == [] and ids(second) == []
+    assert ids(replacement) == [1]
+    assert matcher.size["pdq"] == 1
+    matcher.apply(upserts=[BankEntry(2, "B", SignalType.PDQ, second)])
+    assert ids(second) == [2] and ids(replacement) == [1]

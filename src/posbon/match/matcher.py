@@ -108,7 +108,9 @@ class Matcher:
         self._pdq_match_search = max([match_pdq_threshold, *own_pdq, *allow_pdq])
         self._text_match_search = min([match_text_threshold, *own_text, *allow_text])
         self._entries: list[BankEntry] = []
-        self._pdq_keys: list[int] = []
+        # PDQ hashes are indexed under their entry's key (its position in _entries), so a hit names the
+        # entry with no mapping table in between (two of them cost ~125 MB at 1M hashes)
+        pdq_keys: list[int] = []
         pdq_values: list[str] = []
         self._md5: dict[str, list[int]] = defaultdict(list)
         self._urls = UrlIndex()
@@ -118,24 +120,24 @@ class Matcher:
         self.skipped = 0
         self._counts: Counter[str] = Counter()
         self._key_of: dict[int, int] = {}  # bank entry id -> its key (position in _entries)
-        self._pdq_position: dict[int, int] = {}  # key -> its id in the PDQ index (position in _pdq_keys)
         self._removed: set[int] = set()  # keys of entries taken out by apply(); their hits are dropped
         # match() and apply() hold this lock: PdqIndex changes must not run during a search
         self._lock = threading.Lock()
         for entry in entries:
-            self._index(entry, pdq_values)
-        self._pdq = PdqIndex(pdq_values)
+            self._index(entry, pdq_keys, pdq_values)
+        self._pdq = PdqIndex()
+        self._pdq.add(pdq_keys, pdq_values)
 
-    def _index(self, entry: BankEntry, pdq_values: list[str]) -> bool:
-        """Index one entry under the next key; a PDQ hash is appended to `pdq_values` for the caller."""
+    def _index(self, entry: BankEntry, pdq_keys: list[int], pdq_values: list[str]) -> bool:
+        """Index one entry under the next key; a PDQ hash and its key are appended to `pdq_values` and
+        `pdq_keys` for the caller, which adds them to the PDQ index in one go."""
         key = len(self._entries)
         value = entry.value.strip().lower() if entry.signal_type != SignalType.TEXT else entry.value
         if value == entry.value:
             value = entry.value  # the entry's own string, not an equal copy (a million of them at 1M hashes)
         added = False
         if entry.signal_type == SignalType.PDQ and _is_hex(value, 64):
-            self._pdq_position[key] = len(self._pdq_keys)
-            self._pdq_keys.append(key)
+            pdq_keys.append(key)
             pdq_values.append(value)
             added = True
         elif entry.signal_type == SignalType.MD5 and _is_hex(value, 32):
@@ -170,12 +172,12 @@ class Matcher:
         with self._lock:
             for entry_id in [*removals, *(e.entry_id for e in upserts)]:
                 self._take_out(entry_id)
+            pdq_keys: list[int] = []
             pdq_values: list[str] = []
-            first_pdq = len(self._pdq_keys)
             for entry in upserts:
-                self._index(entry, pdq_values)
+                self._index(entry, pdq_keys, pdq_values)
             if pdq_values:
-                self._pdq.add(range(first_pdq, first_pdq + len(pdq_values)), pdq_values)
+                self._pdq.add(pdq_keys, pdq_values)
 
     def _take_out(self, entry_id: int) -> None:
         key = self._key_of.pop(entry_id, None)
@@ -184,9 +186,8 @@ class Matcher:
         entry = self._entries[key]
         self._removed.add(key)
         self._counts[str(entry.signal_type)] -= 1
-        position = self._pdq_position.pop(key, None)
-        if position is not None:
-            self._pdq.remove([position])
+        if entry.signal_type == SignalType.PDQ:
+            self._pdq.remove([key])  # a malformed hash that was never indexed: nothing to remove
         if entry.signal_type == SignalType.MD5:
             value = entry.value.strip().lower()
             keys = [k for k in self._md5.get(value, ()) if k != key]
@@ -239,8 +240,7 @@ class Matcher:
         pdq_signals = [s for s in signals if s.signal_type == SignalType.PDQ and _is_hex(s.value.lower(), 64)]
         pdq_hits = self._pdq.search_batch([s.value.lower() for s in pdq_signals], pdq_reach)
         for signal, hits in zip(pdq_signals, pdq_hits, strict=True):
-            for position, distance in hits:
-                key = self._pdq_keys[position]
+            for key, distance in hits:
                 found.append((key, self._pdq_evidence(self._entries[key], signal, distance), _query(signal)))
         for signal in signals:
             if signal.signal_type == SignalType.MD5:

@@ -27,6 +27,8 @@ Thread safety: `Matcher.match` and `Matcher.apply` share the matcher's lock. App
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import logging
 import threading
@@ -137,6 +139,13 @@ def _distance(evidence: Evidence) -> str:
     if evidence.similarity is not None:
         return f"{max(0.0, 1.0 - evidence.similarity):.4f}"
     return "0"
+
+
+def _return_free_heap() -> None:
+    """Hand the heap a build freed (rows read from the store, the old index) back to the system: glibc
+    keeps it otherwise; 70 MB of a match process's resident memory at 1M hashes. glibc only."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class MatchService:
@@ -262,6 +271,7 @@ class MatchService:
         if sum(snap.sizes.values()) >= FREEZE_MIN_ENTRIES:
             gc.collect()
             gc.freeze()
+            _return_free_heap()
         return snap
 
     def _catch_up(self, snap: Snapshot) -> Snapshot:
