@@ -177,3 +177,74 @@ def test_a_route_to_an_expired_rule_queue_stays_visible(fx: Fixture) -> None:
     """A route is what a live rule did: expiring the rule later does not move the item back to default."""
     set_status(fx.store, "to-triage", "expired")
     assert ids(queue(fx.store, queue_name="triage")) == ["item0002"]
+
+
+def test_two_processes_applying_rules_to_the_same_items_at_once_log_and_boost_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers (or a worker and a rescan) evaluating the same items read "not logged, not routed yet"
+    # before either writes. The write takes the items' row locks and reads the hits again, so each rule
+    # version is logged once per item and a routing rule's priority boost is added once.
+    import threading
+    import time
+
+    from sqlalchemy import func, select
+
+    import posbon.rules.service as rules_service
+    from posbon.store.review_models import QueueEntryRow
+    from posbon.store.rules_models import RuleHitRow
+
+    fx = build(tmp_path, extra_items=3)
+    boosted = rule_from_document(
+        {
+            "id": "to-triage",
+            "version": 1,
+            "kind": "routing",
+            "status": "live",
+            "order": 1,
+            "when": HIGH_RISK,
+            "then": {"queue": "triage", "priority_boost": 0.5},
+        }
+    )
+    load_rule(fx.store, boosted)
+    load_rule(fx.store, routing_rule("try-all", "shadow", {"risk_gte": 0.0}, "everything", 2))
+    with fx.store.session() as s:
+        before = dict(s.execute(select(QueueEntryRow.item_id, QueueEntryRow.priority)).all())
+
+    original = rules_service.evaluate
+
+    def slow(*args: Any) -> Any:
+        time.sleep(0.02)  # every evaluation: both racers have read `logged` before either writes
+        return original(*args)
+
+    monkeypatch.setattr(rules_service, "evaluate", slow)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        start.wait(timeout=30)
+        try:
+            apply_rules(fx.store, fx.items)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with fx.store.session() as s:
+        counts = s.execute(
+            select(RuleHitRow.rule_id, RuleHitRow.item_id, func.count()).group_by(
+                RuleHitRow.rule_id, RuleHitRow.item_id
+            )
+        ).all()
+        after = dict(s.execute(select(QueueEntryRow.item_id, QueueEntryRow.priority)).all())
+    assert counts and {n for _, _, n in counts} == {1}
+    assert {item for rule, item, _ in counts if rule == "try-all"} == set(fx.items)
+    routed = {r.item_id for r in routes(fx.store)}
+    assert routed == {"item0001", "item0002"}
+    for item_id, priority in after.items():
+        expected = before[item_id] - (0.5 if item_id in routed else 0.0)
+        assert priority == pytest.approx(expected), item_id

@@ -45,7 +45,7 @@ def detection_method(evidence: list[dict[str, object]]) -> str:
     return next((k for k in DETECTION_ORDER if k in kinds), "human")
 
 
-def _locked(s: Session, item_id: str | None) -> ItemRow | None:
+def locked_item(s: Session, item_id: str | None) -> ItemRow | None:
     """The item's row, locked until the transaction ends (a no-op on SQLite, whose write transaction is
     exclusive already); None if there is no such item (any more: purged). Take it before reading anything
     the rules check."""
@@ -55,7 +55,7 @@ def _locked(s: Session, item_id: str | None) -> ItemRow | None:
 
 
 def _lock_item(s: Session, item_id: str) -> ItemRow:
-    item = _locked(s, item_id)
+    item = locked_item(s, item_id)
     if item is None:
         raise ReviewError(f"no item with id {item_id!r}")
     return item
@@ -63,7 +63,7 @@ def _lock_item(s: Session, item_id: str) -> ItemRow:
 
 def _lock_decision(s: Session, decision_id: int) -> DecisionRow:
     """A decision, its item locked first (then the decision's own row: it may have lost its item)."""
-    _locked(s, s.scalar(select(DecisionRow.item_id).where(DecisionRow.id == decision_id)))
+    locked_item(s, s.scalar(select(DecisionRow.item_id).where(DecisionRow.id == decision_id)))
     decision = s.get(DecisionRow, decision_id, with_for_update=True, populate_existing=True)
     if decision is None:
         raise ReviewError(f"no decision with id {decision_id}")
@@ -316,7 +316,7 @@ def assign_appeal(store: Store, appeal_id: int, reviewer: str, *, actor: str = "
 
 def _open_appeal(s: Session, appeal_id: int) -> tuple[AppealRow, DecisionRow]:
     """An open appeal and its decision, locked (the item first, then the appeal) for resolving it."""
-    _locked(
+    locked_item(
         s,
         s.scalar(
             select(DecisionRow.item_id)
@@ -456,7 +456,7 @@ def action_order(
     require_decider(store, reviewer)
     with write_session(store) as s:
         # the item first (as _decide_in does), then the order
-        _locked(s, s.scalar(select(RemovalOrderRow.item_id).where(RemovalOrderRow.id == order_id)))
+        locked_item(s, s.scalar(select(RemovalOrderRow.item_id).where(RemovalOrderRow.id == order_id)))
         order = s.get(RemovalOrderRow, order_id, with_for_update=True, populate_existing=True)
         if order is None:
             raise ReviewError(f"no removal order with id {order_id}")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from posbon.domain import Problem
 from posbon.policy import Policy
 from posbon.review import audit
+from posbon.review.decisions import locked_item
 from posbon.review.session import ReviewError, aware, now_utc, write_session
 from posbon.rules.conditions import ItemView
 from posbon.rules.definitions import RUNNING, Enforce, Route, Rule, RuleError, evaluate, rule_from_document
@@ -296,9 +297,23 @@ def apply_rules(store: Store, item_ids: Sequence[str], *, now: datetime | None =
                         )
                     )
         with write_session(store) as s:
-            s.add_all(new_hits)
-            result.hits += len(new_hits)
-            for item_id, rule in to_route.items():
+            # Lock the items (in one order) and read their hits again: another process applying rules to
+            # the same items at the same time (two workers, a rescan) may have logged them since `logged`
+            # was read, and each hit is logged once per rule version and item.
+            touched = sorted({h.item_id for h in new_hits} | set(to_route))
+            for item_id in touched:
+                locked_item(s, item_id)
+            logged_now = set(
+                s.execute(
+                    select(RuleHitRow.rule_id, RuleHitRow.rule_version, RuleHitRow.item_id).where(
+                        RuleHitRow.item_id.in_(touched), RuleHitRow.rule_id.in_({r.id for r in rules})
+                    )
+                ).all()
+            )
+            fresh = [h for h in new_hits if (h.rule_id, h.rule_version, h.item_id) not in logged_now]
+            s.add_all(fresh)
+            result.hits += len(fresh)
+            for item_id, rule in sorted(to_route.items(), key=lambda pair: pair[0]):
                 result.routed += _route(s, item_id, rule)
     return result
 
@@ -338,6 +353,10 @@ def _route(s: Session, item_id: str, rule: Rule) -> int:
     """Give the item the rule's queue and its priority boost (applied once: a rescan that recomputed the
     queue priority gets it again, an unchanged one does not). 1 if the route is new or changed."""
     assert isinstance(rule.then, Route)
+    # the caller holds the item's row lock (as every decision path takes it): two processes applying
+    # rules to one item would otherwise both read "no route yet" and both add the priority boost
+    if s.get(ItemRow, item_id) is None:
+        return 0  # purged since the rules ran
     boost = rule.then.priority_boost
     now = now_utc()
     route = s.get(RuleRouteRow, item_id)
