@@ -163,3 +163,32 @@ def test_notifiers_of_unfounded_notices(tmp_path: Path) -> None:
     assert [s.subject_kind for s in made] == ["notifier"] and made[0].step == "warning"
     assert made[0].subject.startswith("email:") and "example.org" not in made[0].subject
     assert len(made[0].notice_ids) == 6
+
+
+def test_the_same_notice_sent_again_counts_once(tmp_path: Path) -> None:
+    # A client retrying one notice five times is not five unfounded notices: counted once per decision.
+    store = open_store(tmp_path)
+    add_items(store, [item_row(i, verdict="clear", risk=0.0) for i in range(1, 7)])
+    add_reviewers(store, "rita")
+
+    def notice(i: int) -> NoticeIn:
+        return NoticeIn(
+            explanation="this is terrorist content",
+            good_faith=True,
+            item_id=f"item{i:08d}",
+            notifier_name="R. Etry",
+            notifier_email="retry@example.org",
+        )
+
+    for _ in range(5):
+        submit_notice(store, notice(1), submitted_by="public-form", policy=EU)
+    decide(store, "item00000001", "no_action", reviewer="rita", reason="not illegal", policy=EU)
+    assert evaluate(store, EU) == []  # 1 unfounded notice, not 5 (notifiers: warn_at 5)
+    for i in range(2, 6):
+        submit_notice(store, notice(i), submitted_by="public-form", policy=EU)
+        decide(store, f"item{i:08d}", "no_action", reviewer="rita", reason="not illegal", policy=EU)
+    made = evaluate(store, EU)  # now 5 decisions: the warning, naming each decision once
+    assert [s.step for s in made] == ["warning"]
+    assert (
+        sorted(made[0].decision_ids) == sorted(set(made[0].decision_ids)) and len(made[0].decision_ids) == 5
+    )

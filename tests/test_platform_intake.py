@@ -200,3 +200,51 @@ def test_a_notice_about_an_unheld_url_finds_the_post_once_it_is_scanned(tmp_path
     summary = run_scan(store, settings, [posts], ocr=False)
     linked = get_notice(store, notice.id)
     assert linked.item_id == summary.item_ids[0] and linked.status == "queued"
+
+
+def test_a_trusted_notice_keeps_its_place_when_the_item_is_rescanned(tmp_path: Path) -> None:
+    from posbon.review.policies import active_policy
+    from posbon.review.queue import sync_queue
+    from posbon.review.session import now_utc
+    from posbon.store.models import ItemRow
+
+    fx = build(tmp_path)
+    c = client(fx)
+    viewer = _h(fx.keys["viewer"])
+    flagger = add_partner(fx.store, "Example Trusted Flagger", "trusted_flagger")
+    assert (
+        c.post("/api/v1/notices", json={**GOOD, "item_id": "item0003"}, headers=_h(flagger)).status_code
+        == 201
+    )
+    assert [e["item_id"] for e in c.get("/api/v1/queue", headers=viewer).json()][0] == "item0003"
+    with fx.store.session() as s:  # a rescan: a new assessment, a little riskier than before
+        item = s.get(ItemRow, "item0003")
+        assert item is not None
+        item.risk, item.assessed_at = 0.5, now_utc()
+        s.commit()
+    sync_queue(fx.store, active_policy(fx.store))
+    after = [e["item_id"] for e in c.get("/api/v1/queue", headers=viewer).json()]
+    assert after == ["item0003", "item0001", "item0002"]
+
+
+def test_an_order_sent_twice_is_one_order_and_a_future_receipt_time_is_refused(tmp_path: Path) -> None:
+    fx = build(tmp_path)
+    c = client(fx)
+    authority = add_partner(fx.store, "Example Competent Authority", "competent_authority")
+    order = {"kind": "removal_order", "item_id": "item0002", "reference": "RO-2026-9"}
+    first = c.post("/api/v1/orders", json=order, headers=_h(authority))
+    again = c.post("/api/v1/orders", json=order, headers=_h(authority))  # a retry after a timeout
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()  # the same request, order and deadline
+    orders = c.get("/api/v1/orders", headers=_h(fx.keys["viewer"])).json()
+    assert [o["reference"] for o in orders] == ["RO-2026-9"]
+    # another reference is another order
+    other = c.post("/api/v1/orders", json={**order, "reference": "RO-2026-10"}, headers=_h(authority))
+    assert other.json()["removal_order_id"] != first.json()["removal_order_id"]
+    # the clock runs from receipt: a sender cannot move the deadline into the future
+    future = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+    late = c.post(
+        "/api/v1/orders", json={**order, "reference": "RO-FUT", "received_at": future}, headers=_h(authority)
+    )
+    assert late.status_code == 409 and "in the future" in late.json()["detail"]
+    assert len(c.get("/api/v1/orders", headers=_h(fx.keys["viewer"])).json()) == 2

@@ -145,6 +145,21 @@ def receive_request(
     with store.session() as s:
         found = _find_item(s, item_id, url)
         held_id = found.item_id
+        earlier = s.scalar(
+            select(AuthorityRequestRow)
+            .where(
+                AuthorityRequestRow.partner_id == partner.id,
+                AuthorityRequestRow.kind == kind,
+                AuthorityRequestRow.reference == reference,
+                AuthorityRequestRow.item_id == held_id,
+            )
+            .order_by(AuthorityRequestRow.id)
+            .limit(1)
+        )
+        if earlier is not None:
+            # the same order sent again (a client retrying after a timeout): the first one stands, with
+            # its deadline; a second order would double the clock and the transparency counts
+            return _earlier_result(s, earlier, partner)
     policy = policy or active_policy(store)
     order: RemovalOrderRow | None = None
     if kind == "removal_order":
@@ -207,6 +222,30 @@ def receive_request(
         removal_order_id=order.id if order is not None else None,
         deadline_at=aware(order.deadline_at) if order is not None else None,
         threat_notification_id=threat_id,
+    )
+
+
+def _earlier_result(s: Session, request: AuthorityRequestRow, partner: PartnerRow) -> IntakeResult:
+    order = s.get(RemovalOrderRow, request.removal_order_id) if request.removal_order_id else None
+    threat_id = s.scalar(
+        select(ThreatNotificationRow.id)
+        .where(
+            ThreatNotificationRow.item_id == request.item_id,
+            ThreatNotificationRow.removal_order_id == request.removal_order_id
+            if request.removal_order_id is not None
+            else ThreatNotificationRow.removal_order_id.is_(None),
+        )
+        .order_by(ThreatNotificationRow.id)
+        .limit(1)
+    )
+    return IntakeResult(
+        request_id=request.id,
+        kind=request.kind,
+        authority=partner.name,
+        item_id=str(request.item_id),
+        removal_order_id=request.removal_order_id,
+        deadline_at=aware(order.deadline_at) if order is not None else None,
+        threat_notification_id=threat_id if request.imminent_threat else None,
     )
 
 

@@ -26,7 +26,7 @@ from posbon.platform.webhooks import outcome_text
 from posbon.policy import Policy
 from posbon.review import audit
 from posbon.review.policies import active_policy
-from posbon.review.queue import entry_for, priority_key
+from posbon.review.queue import TRUSTED_SHIFT, entry_for, priority_key
 from posbon.review.session import ReviewError, now_utc, write_session
 from posbon.store import Store
 from posbon.store.models import ItemRow
@@ -36,9 +36,6 @@ from posbon.store.review_models import DecisionRow
 MAX_EXPLANATION = 5000
 MAX_URL = 2000
 CONTACT_KEEP_DAYS = 30
-# Queue priorities are -(risk x weight), in [-1, 0]; a trusted flagger's notice is shifted one whole unit
-# lower, so it sorts before every untrusted item (the queue shows it as a priority above 10).
-TRUSTED_SHIFT = 1.0
 # A queue place already open for one of these reasons keeps it: they say more than "notice" does.
 STRONGER_REASONS = frozenset({"order", "second_review", "appeal", "escalated"})
 # Deliberately loose (one @, a dot in the domain): a notifier's address is for replies, not for validation

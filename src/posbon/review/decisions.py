@@ -38,6 +38,7 @@ SYSTEM_ACTOR = "posbon"
 MAX_COMPLAINT = 5000
 ORDER_ACTIONS = ("remove", "geo_block")
 DETECTION_ORDER = ("bank_match", "indicator", "classifier")
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock a given receipt time may be
 
 
 def detection_method(evidence: list[dict[str, object]]) -> str:
@@ -408,6 +409,9 @@ def record_order(
     if not authority or not reference:
         raise ReviewError("a removal order needs the issuing authority and its reference")
     received = _utc(received_at)
+    if received > now_utc() + CLOCK_SKEW:
+        # the clock runs from receipt: a sender's future time would move the deadline where it likes
+        raise ReviewError(f"received_at {received.isoformat()} is in the future; leave it out for now")
     deadline = received + timedelta(hours=policy.removal_order_hours)
     with write_session(store) as s:
         item = _lock_item(s, item_id)

@@ -140,10 +140,15 @@ def _notifier_counts(s: Session, since: datetime) -> dict[str, list[Counted]]:
         .order_by(NoticeRow.id)
     ).all()
     found: dict[str, list[Counted]] = {}
+    seen: set[tuple[str, int]] = set()
     for notice, decision_id, decided_at in rows:
-        found.setdefault(notifier_pseudonym(notice), []).append(
-            Counted(decision_id, aware(decided_at) or since, notice.id)
-        )
+        notifier = notifier_pseudonym(notice)
+        # one unfounded notice per decision: the same notice sent again (a client retrying, a notifier
+        # insisting) is not "frequent" misuse, and a warning must not read "5 notices" for one
+        if (notifier, decision_id) in seen:
+            continue
+        seen.add((notifier, decision_id))
+        found.setdefault(notifier, []).append(Counted(decision_id, aware(decided_at) or since, notice.id))
     return found
 
 

@@ -26,6 +26,7 @@ from posbon.policy import Policy
 from posbon.review.session import aware, now_utc, write_session
 from posbon.store import Store
 from posbon.store.models import ItemRow
+from posbon.store.platform_models import NoticeRow
 from posbon.store.review_models import AppealRow, DecisionRow, QueueEntryRow, RemovalOrderRow
 from posbon.store.rules_models import RuleRouteRow
 
@@ -48,6 +49,11 @@ class QueueEntry:
     jurisdiction: str = ""  # the policy jurisdiction it is queued under
     routed_queue: str = DEFAULT_QUEUE  # the named queue a live routing rule gave it
     routed_by: str | None = None  # that rule's id, None in the default queue
+
+
+# Queue priorities are -(risk x weight), in [-1, 0]; a trusted flagger's notice is shifted one whole unit
+# lower, so it sorts before every untrusted item (the queue shows it as a priority above 10).
+TRUSTED_SHIFT = 1.0
 
 
 def priority_key(risk: float, weight: float) -> float:
@@ -132,12 +138,24 @@ def sync_queue(store: Store, policy: Policy, *, chunk: int = 5000) -> int:
             .join(ItemRow, ItemRow.item_id == QueueEntryRow.item_id)
             .where(QueueEntryRow.state == "open", ItemRow.assessed_at > QueueEntryRow.synced_at)
         ).all()
+        # items a trusted flagger's notice put ahead stay ahead when a rescan recomputes their priority
+        trusted = (
+            set(
+                s.scalars(
+                    select(NoticeRow.item_id).where(NoticeRow.trusted.is_(True), NoticeRow.status == "queued")
+                ).all()
+            )
+            if changed
+            else set()
+        )
         for entry, verdict, risk, evidence in changed:
             if verdict not in FLAGGED and entry.reason == "new":
                 entry.state = "closed"
                 entry.reason = "cleared"
             entry.category = policy.category_for(list(evidence or []))
             entry.priority = priority_key(risk, policy.weight(entry.category))
+            if entry.item_id in trusted:
+                entry.priority -= TRUSTED_SHIFT
             entry.synced_at = now
     return added
 
