@@ -47,8 +47,7 @@ def test_notice_validation_names_the_fields(tmp_path: Path) -> None:
     assert r.status_code == 201, r.text  # the exemption of Art. 16(2)(c)
     r = c.post("/api/v1/notices", json={**GOOD, "url": None, "notifier_email": "nope"}, headers=platform)
     assert r.status_code == 422 and _fields(r) == {"url", "notifier_email"}
-    r = c.post("/api/v1/notices", json={**GOOD, "item_id": "item9999"}, headers=platform)
-    assert r.status_code == 422 and _fields(r) == {"item_id"}
+    # an unknown item_id is refused only without a url (test_a_notice_with_an_unknown_item_id_falls_back...)
     assert c.post("/api/v1/notices", json=GOOD).status_code == 401
 
 
@@ -248,3 +247,17 @@ def test_an_order_sent_twice_is_one_order_and_a_future_receipt_time_is_refused(t
     )
     assert late.status_code == 409 and "in the future" in late.json()["detail"]
     assert len(c.get("/api/v1/orders", headers=_h(fx.keys["viewer"])).json()) == 2
+
+
+def test_a_notice_with_an_unknown_item_id_falls_back_to_its_url(tmp_path: Path) -> None:
+    fx = build(tmp_path)
+    c = client(fx)
+    viewer = _h(fx.keys["viewer"])
+    # the platform's own id for the post, which posbon does not hold, and the post's url: kept as open
+    r = c.post("/api/v1/notices", json={**GOOD, "item_id": "platform-post-77"}, headers=viewer)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "open"
+    # without a url, an unknown id is still refused, naming the field
+    no_url = {k: v for k, v in GOOD.items() if k != "url"}
+    r = c.post("/api/v1/notices", json={**no_url, "item_id": "platform-post-77"}, headers=viewer)
+    assert r.status_code == 422 and _fields(r) == {"item_id"}

@@ -138,8 +138,9 @@ def submit_notice(
         item: ItemRow | None = None
         if item_id is not None:
             item = s.get(ItemRow, item_id)
-            if item is None:
+            if item is None and not (notice.url or "").strip():
                 problems.append(("item_id", f"posbon holds no item {item_id!r}: send its url instead"))
+            # an id posbon does not hold, sent with the post's url: the url finds it (or waits for it)
         if problems:
             raise NoticeInvalid(problems)
         url = notice.url.strip() if notice.url else None
