@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,21 @@ def test_scan_runs_shadow_rules_on_scanned_items(tmp_path: Path) -> None:
     assert sorted(h.item_id for h in logged) == sorted(summary.item_ids)
     assert all(h.status == "shadow" and not h.acted for h in logged)
     assert routes(store) == []
+
+
+def test_hostile_yaml_is_one_problem_not_a_traceback_or_a_memory_blow_up() -> None:
+    # aliases of aliases (a "billion laughs": 10**8 values once expanded), a circular alias, a date as a key
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    started = time.perf_counter()
+    rules, problems = parse_rules(laughs, origin="laughs.yaml")
+    assert rules == [] and len(problems) == 1 and "aliases" in problems[0].message
+    assert time.perf_counter() - started < 5
+    rules, problems = parse_rules("a: &a [*a]\n", origin="circle.yaml")
+    assert rules == [] and len(problems) == 1 and "aliases" in problems[0].message
+    dated = "id: r1\nversion: 1\nkind: routing\nstatus: draft\nwhen: {2026-01-01: x}\nthen: {queue: q}\n"
+    rules, problems = parse_rules(dated, origin="dated.yaml")
+    assert rules == [] and [str(p) for p in problems] == [
+        "dated.yaml:1: rule r1: must be plain data: mappings with text keys, lists, text, numbers, booleans"
+    ]

@@ -95,17 +95,27 @@ def _path_text(path: tuple[str | int, ...]) -> str:
     return text
 
 
+def _located(exc: ConditionError) -> str:
+    where = _path_text(exc.path)
+    return f"{where}: {exc.message}" if where else exc.message
+
+
 def rule_from_document(doc: dict[str, Any], *, origin: str = "<rule>") -> Rule:
     """A rule from its (YAML-loaded) document. RuleError: "<origin>: rule ID: field: what is wrong"."""
     try:
         return _rule(doc)
     except ConditionError as exc:
         rid = doc.get("id") if isinstance(doc.get("id"), str) else "?"
-        raise RuleError(f"{origin}: rule {rid}: {_path_text(exc.path)}: {exc.message}") from exc
+        raise RuleError(f"{origin}: rule {rid}: {_located(exc)}") from exc
 
 
 def _rule(raw: dict[str, Any]) -> Rule:
-    doc = json.loads(json.dumps(raw, default=_json_default))  # what the JSON column will give back
+    try:
+        doc = json.loads(json.dumps(raw, default=_json_default))  # what the JSON column will give back
+    except (ValueError, TypeError, RecursionError):  # a circular alias, a key that is not text
+        raise ConditionError(
+            (), "must be plain data: mappings with text keys, lists, text, numbers, booleans"
+        ) from None
     for key in doc:
         if key not in FIELDS:
             raise ConditionError((str(key),), f"unknown field: a rule has {', '.join(FIELDS)}")
@@ -202,6 +212,10 @@ def parse_rules(text: str, *, origin: str = "<rules>") -> tuple[list[Rule], list
     """Every usable rule of a file, and one Problem per rule (or file) that is not."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expands_beyond(node, MAX_NODES):
+            return [], [
+                Problem(origin, None, f"the file expands to more than {MAX_NODES:,} YAML values (aliases)")
+            ]
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -232,7 +246,7 @@ def parse_rules(text: str, *, origin: str = "<rules>") -> tuple[list[Rule], list
             rule = _rule(d)
         except ConditionError as exc:
             line = _line_of(n, exc.path) if n is not None else start
-            problems.append(Problem(origin, line, f"rule {rid}: {_path_text(exc.path)}: {exc.message}"))
+            problems.append(Problem(origin, line, f"rule {rid}: {_located(exc)}"))
             continue
         if (rule.id, rule.version) in seen:
             problems.append(Problem(origin, start, f"rule {rid}: version {rule.version} appears twice"))
@@ -248,6 +262,27 @@ def load_rules_file(path: Path) -> tuple[list[Rule], list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(str(path), None, f"cannot read the rules file: {exc}")]
     return parse_rules(text, origin=str(path))
+
+
+MAX_NODES = 100_000  # values of a rules file with its aliases expanded; real files hold a few hundred
+
+
+def _expands_beyond(root: yaml.Node, limit: int) -> bool:
+    """Whether the document, aliases expanded, holds more than `limit` values: a "billion laughs" file
+    (aliases of aliases) or a circular alias would otherwise expand when the rule is stored as JSON."""
+    stack = [root]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return False
 
 
 def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
