@@ -371,3 +371,44 @@ def test_a_running_worker_follows_bank_changes(tmp_path: Path) -> None:
     verdicts = {row["external_id"]: row["verdict"] for row in stored(data)}
     assert verdicts == {"1": verdicts["1"], "1-repost": "match"}
     assert verdicts["1"] != "match"
+
+
+def test_nul_characters_are_dropped_and_a_refused_result_fails_only_its_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL text cannot hold NUL: one post with it crashed the worker on every redelivery, holding its
+    # whole batch. The store drops NUL (both databases); a row the database still refuses fails its job
+    # for good with the reason, and the rest of the batch is stored.
+    data = tmp_path / "data"
+    posts: list[dict[str, object]] = [
+        {"id": "nul", "text": "Garden\u0000 notes: plant the\u0000 apricots", "author": "user\u0000-9"},
+        *POSTS[1:3],
+    ]
+    assert posbon(data, "enqueue", str(write_posts(tmp_path / "posts.jsonl", posts)))[0] == 0
+    store, settings = open_store(data)
+    summary = Worker(store, settings, ocr=False).run(once=True)
+    assert (summary.done, summary.failed) == (3, 0)
+    texts = [r[0] for r in query(data, "select text from items order by item_id")]
+    assert "Garden notes: plant the apricots" in texts and not any("\x00" in t for t in texts)
+
+    assert posbon(data, "enqueue", str(write_posts(tmp_path / "more.jsonl", [POSTS[0], POSTS[3]])))[0] == 0
+    real_save = Store.save_items
+
+    def refuse(self: Store, scan_id: int, rows: Any) -> int:
+        if any("rain" in (r.get("text") or "") for r in rows):
+            raise DBAPIError("INSERT", {}, Exception("value too long for type character varying(32)"))
+        return real_save(self, scan_id, rows)
+
+    monkeypatch.setattr(Store, "save_items", refuse)
+    seen: list[str] = []
+    summary = Worker(store, settings, ocr=False, on_problem=lambda p: seen.append(str(p))).run(once=True)
+    assert (summary.done, summary.failed) == (1, 1)
+    statuses = {item_id: status for item_id, status, _ in jobs(data)}
+    assert sorted(statuses.values()).count("failed") == 1
+    assert [s for s in seen if "refused" in s] == [
+        s
+        for s in seen
+        if s.endswith("the database refused the result: value too long for type character varying(32)")
+    ]
+    assert len([s for s in seen if "refused" in s]) == 1
+    assert store.count_items() == 4

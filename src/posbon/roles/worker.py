@@ -184,7 +184,12 @@ class Worker:
                 return
             rows = [row for _, row, _ in finished]
             # store first, then mark done: a crash in between redelivers, and the upsert stores them once
-            new = self._retry(lambda: self.store.save_items(self.summary.scan_id, rows), "store results")
+            try:
+                new = self._retry(lambda: self.store.save_items(self.summary.scan_id, rows), "store results")
+            except DBAPIError:  # not an outage: the database refused something in the batch
+                finished, new = self._store_one_by_one(finished)
+            if not finished:
+                return
             if problems:
                 self._retry(lambda: self.store.record_problems(self.summary.scan_id, problems), "store")
             mine = self._retry(lambda: self.queue.complete_many([job for job, _, _ in finished]), "mark done")
@@ -198,6 +203,29 @@ class Worker:
                 self.summary.verdicts[verdict] = self.summary.verdicts.get(verdict, 0) + 1
                 if verdict != "clear":
                     self._flagged_since_sync = True
+
+    def _store_one_by_one(
+        self, finished: list[tuple[Job, dict[str, Any], str]]
+    ) -> tuple[list[tuple[Job, dict[str, Any], str]], int]:
+        """Store a refused batch item by item; an item the database refuses fails its job for good (with
+        the reason), instead of crashing the worker on every redelivery. Returns the stored ones."""
+        stored: list[tuple[Job, dict[str, Any], str]] = []
+        new = 0
+        for job, row, verdict in finished:
+            try:
+                new += self._retry(
+                    lambda row=row: self.store.save_items(self.summary.scan_id, [row]),  # type: ignore[misc]
+                    "store results",
+                )
+            except DBAPIError as exc:
+                why = "the database refused the result: " + (str(exc.orig or exc).splitlines() or ["?"])[0]
+                self._retry(lambda: self.queue.fail(job, why, retry=False), "record a failure")  # noqa: B023
+                self._report(Problem(f"job {job.job_id}", None, why))
+                with self._lock:
+                    self.summary.failed += 1
+                continue
+            stored.append((job, row, verdict))
+        return stored, new
 
     def _assess(
         self, job: Job, detectors: Detectors, reader: MediaReader | None, problems: list[Problem]

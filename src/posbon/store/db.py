@@ -719,7 +719,13 @@ class Store:
             known = set(s.scalars(select(ItemRow.item_id).where(ItemRow.item_id.in_(ids))).all())
             now = utcnow()
             values = [
-                {**r, "first_scan_id": scan_id, "last_scan_id": scan_id, "assessed_at": now} for r in rows
+                {
+                    **{key: _without_nul(value) for key, value in r.items()},
+                    "first_scan_id": scan_id,
+                    "last_scan_id": scan_id,
+                    "assessed_at": now,
+                }
+                for r in rows
             ]
             insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
             stmt = insert(ItemRow)
@@ -757,6 +763,19 @@ class Store:
     def count_items(self) -> int:
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(ItemRow)) or 0)
+
+
+def _without_nul(value: Any) -> Any:
+    """The value with NUL characters taken out of every string in it. Posts are written by adversaries,
+    and PostgreSQL text cannot hold NUL: one such character refused the whole batch of a scan or worker.
+    NUL carries nothing a reader sees, so both stores drop it (matching sees the text without it too)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _stage_entries(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
