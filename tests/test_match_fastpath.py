@@ -211,8 +211,13 @@ def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
     assert server.returncode == 0, output  # SIGTERM: the workers drained and the parent exited cleanly
 
 
-def test_a_taken_port_is_one_line_not_a_restart_loop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_a_taken_port_is_one_line_not_a_restart_loop(tmp_path: Path, reuse_port: bool) -> None:
+    # reuse_port: the port is held by another server's SO_REUSEPORT workers (another posbon on another
+    # store), which the kernel would otherwise let us join, answering half the requests from each store
     taken = socket.socket()
+    if reuse_port:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
     port = taken.getsockname()[1]

@@ -44,6 +44,14 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _probe(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is fine
+        sock.bind((host, port))
+        sock.listen(1)
+
+
 def _worker(host: str, port: int, access_log: bool) -> None:
     """One worker process: its own socket on the shared port, uvicorn on the API-only app."""
     import uvicorn
@@ -61,7 +69,9 @@ def serve_workers(host: str, port: int, workers: int, *, access_log: bool = Fals
     """Run `workers` processes until SIGTERM/SIGINT; ServeError if the port is taken or a worker cannot
     start. The environment (POSBON_DATA_DIR, POSBON_DATABASE_URL) must name the store already."""
     try:
-        _listener(host, port).close()  # taken by a process without SO_REUSEPORT: say so, don't loop
+        # A probe without SO_REUSEPORT: it fails against any listener, including another posbon's
+        # SO_REUSEPORT workers, which would otherwise share the port and answer half the requests.
+        _probe(host, port)
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     context = multiprocessing.get_context("spawn")
