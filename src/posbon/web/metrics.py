@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -28,6 +29,8 @@ from posbon.store.db import StoreError
 from posbon.store.queue_models import JobRow
 from posbon.store.review_models import QueueEntryRow
 from posbon.web.hma import ServiceRole, match_service
+
+log = logging.getLogger("posbon.web")
 
 router = APIRouter()
 METRICS_READ = ServiceRole("admin", "matcher")
@@ -85,10 +88,16 @@ def readyz(request: Request) -> Response:
         with store.session() as s:
             s.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return JSONResponse({"status": "not ready", "reason": f"database unreachable: {reason}"}, 503)
+        # the route is public: the driver's message (host, port, role name) goes to the log only
+        log.warning("readiness: database unreachable: %s", _first_line(exc))
+        return JSONResponse({"status": "not ready", "reason": "database unreachable"}, 503)
     try:
         snap = match_service(request).snapshot()
     except (StoreError, SQLAlchemyError) as exc:
-        return JSONResponse({"status": "not ready", "reason": f"index not loaded: {exc}"}, 503)
+        log.warning("readiness: index not loaded: %s", _first_line(exc))
+        return JSONResponse({"status": "not ready", "reason": "index not loaded"}, 503)
     return JSONResponse({"status": "ready", "index_version": snap.version})
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
