@@ -92,9 +92,19 @@ def user_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> Non
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="Key name (who or what uses it).")],
-    role: Annotated[str, typer.Option("--role", help="admin, reviewer or viewer.")] = "viewer",
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="admin, reviewer or viewer (people's roles), or matcher (match API lookups and hashing) "
+            "or curator (matcher, plus reading and changing banks).",
+        ),
+    ] = "viewer",
 ) -> None:
-    """Create an API key and print its token once."""
+    """Create an API key and print its token once; posbon stores only its hash.
+
+    Example: [bold]posbon apikey create upload-matcher --role matcher[/bold]
+    """
     from posbon.review import create_api_key
 
     try:
