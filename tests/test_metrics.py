@@ -143,3 +143,55 @@ def test_database_library_warnings_share_posbon_log_format(monkeypatch: pytest.M
     finally:
         for name in ("posbon", "psycopg", "sqlalchemy"):
             logging.getLogger(name).removeHandler(handler)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_logs_json_lines_from_every_process_with_posbon_log_format_json(
+    tmp_path: Path, workers: int
+) -> None:
+    # uvicorn's start-up, access and error lines were plain text even with POSBON_LOG_FORMAT=json, and the
+    # --workers processes never set posbon's own format up.
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "POSBON_DATA_DIR": str(tmp_path / "data"), "POSBON_LOG_FORMAT": "json"}
+    posbon = str(Path(sys.executable).with_name("posbon"))
+    cmd = [posbon, "serve", "--api-only", "--access-log", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "posbon serve did not come up"
+            time.sleep(0.2)
+        time.sleep(1.0 if workers > 1 else 0)  # every worker up (each logs its start)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/hma/status", timeout=10).status_code == 200
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not a JSON line: {line!r}") from None
+    messages = [r["message"] for r in records]
+    assert sum("Started server process" in m for m in messages) == workers, messages
+    assert any(
+        "GET /api/hma/status" in m and r["logger"] == "uvicorn.access"
+        for r, m in zip(records, messages, strict=True)
+    )
+    assert all("color_message" not in r for r in records)

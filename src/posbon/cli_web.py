@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from posbon.cli_common import EXIT_STORE, EXIT_USAGE, err, out, state
+        from posbon.logs import uvicorn_log_config
         from posbon.store import StoreError
         from posbon.web import create_app
 
@@ -76,7 +77,13 @@ def register(app: typer.Typer) -> None:
         # proxy_headers: behind a local reverse proxy, X-Forwarded-Proto=https marks cookies Secure
         if workers == 1:
             uvicorn.run(
-                web_app, host=host, port=port, proxy_headers=True, log_level="info", access_log=access_log
+                web_app,
+                host=host,
+                port=port,
+                proxy_headers=True,
+                log_level="info",
+                access_log=access_log,
+                log_config=uvicorn_log_config(),
             )
             return
         # Each worker process builds its app from the environment: pass on the data dir the options chose.
@@ -101,4 +108,5 @@ def register(app: typer.Typer) -> None:
             proxy_headers=True,
             log_level="info",
             access_log=access_log,
+            log_config=uvicorn_log_config(),
         )

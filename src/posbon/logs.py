@@ -12,8 +12,12 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any
 
-# LogRecord attributes that are not `extra=` fields
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# LogRecord attributes that are not `extra=` fields (uvicorn's color_message repeats the message in ANSI)
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,12 +53,38 @@ class _DropIgnoredCleanupErrors(logging.Filter):
         return not (record.name.startswith("psycopg") and str(record.msg).startswith("error ignored"))
 
 
+def json_logs() -> bool:
+    return os.environ.get("POSBON_LOG_FORMAT", "").strip().lower() == "json"
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up for `posbon serve`: its own (plain lines) by default; with
+    POSBON_LOG_FORMAT=json its start-up, error and access lines are JSON objects too, tracebacks of
+    failed requests included (in `exc_info`), so a log collector reads one format from every process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    if not json_logs():
+        return LOGGING_CONFIG
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "posbon.logs.JsonFormatter"}},
+        "handlers": {"json": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
 def configure_logging(level: int = logging.WARNING, stream: IO[str] | None = None) -> logging.Handler:
     """Send the "posbon" loggers, and the warnings of the database libraries, to `stream` (stderr), as
     JSON lines when POSBON_LOG_FORMAT=json, else as plain text. Replaces the handler an earlier call
     installed; returns the new handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    if os.environ.get("POSBON_LOG_FORMAT", "").strip().lower() == "json":
+    if json_logs():
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

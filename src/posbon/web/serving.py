@@ -56,7 +56,17 @@ def _worker(host: str, port: int, access_log: bool) -> None:
     """One worker process: its own socket on the shared port, uvicorn on the API-only app."""
     import uvicorn
 
-    config = uvicorn.Config(APP, factory=True, proxy_headers=True, log_level="info", access_log=access_log)
+    from posbon.logs import configure_logging, uvicorn_log_config
+
+    configure_logging()  # a spawned process: posbon's own loggers, JSON with POSBON_LOG_FORMAT=json
+    config = uvicorn.Config(
+        APP,
+        factory=True,
+        proxy_headers=True,
+        log_level="info",
+        access_log=access_log,
+        log_config=uvicorn_log_config(),
+    )
     # Build the app (and its match index, ~20 s per million hashes) before listening: a socket that
     # listens earlier is given its share of new connections by the kernel and leaves them waiting.
     config.load()
