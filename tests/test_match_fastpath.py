@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from posbon.match.service import MatchService
@@ -203,6 +204,17 @@ def test_two_worker_processes_answer_lookups(tmp_path: Path) -> None:
                 r = client.get(f"{H}/m/lookup", params={"signal_type": "pdq", "signal": PDQ})
                 assert r.status_code == 200 and list(r.json()) == ["BANK_A"], r.text
             assert client.get("/login").status_code == 404
+            # /metrics adds up both processes: every scrape, whichever process answers, sees all 40
+            for _ in range(6):
+                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as scraper:
+                    text = scraper.get("/metrics").text  # a new connection: either process may answer
+                totals = {
+                    s.name: s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                    if s.name in ("posbon_lookups_total", "posbon_lookup_seconds_count")
+                }
+                assert totals == {"posbon_lookups_total": 40.0, "posbon_lookup_seconds_count": 40.0}, text
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()

@@ -90,6 +90,26 @@ def register(app: typer.Typer) -> None:
         os.environ["POSBON_DATA_DIR"] = str(settings.data_dir)
         os.environ["POSBON_DATABASE_URL"] = settings.database_url
         del web_app
+        # /metrics answers from whichever process the scrape reaches: the processes' counters and
+        # histograms go to files in one directory (prometheus_client's multiprocess mode) and /metrics
+        # adds them up, so a scrape never sees one process's share as a counter reset.
+        import shutil
+        import tempfile
+
+        own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if own_metrics_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posbon-metrics-")
+        try:
+            _serve_processes(host, port, workers, access_log)
+        finally:
+            if own_metrics_dir:
+                shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
+
+    def _serve_processes(host: str, port: int, workers: int, access_log: bool) -> None:
+        import uvicorn
+
+        from posbon.cli_common import EXIT_USAGE, err
+        from posbon.logs import uvicorn_log_config
         from posbon.web.serving import ServeError, reuse_port_supported, serve_workers
 
         if reuse_port_supported():  # a socket per process: the kernel spreads the connections

@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
@@ -77,7 +78,7 @@ class _StateCollector(Collector):
 def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StateCollector(request.app.state.web.store, match_service(request)))
-    body = generate_latest(METRICS) + generate_latest(registry)
+    body = _process_metrics() + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
@@ -101,3 +102,14 @@ def readyz(request: Request) -> Response:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _process_metrics() -> bytes:
+    """Lookup counters and histograms: this process's, or under `serve --workers N` (which sets
+    PROMETHEUS_MULTIPROC_DIR for its processes) the sum over every process, the dead ones included, so
+    the totals only grow whichever process a scrape reaches."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(METRICS)
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+    return generate_latest(combined)
