@@ -102,3 +102,26 @@ def test_failed_write_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - any database error
         store.save_items(scan, [_row("z"), broken])
     assert [r.item_id for r in store.items()] == ["a"]
+
+
+def test_a_deleted_entry_id_is_never_handed_out_again(tmp_path: Path) -> None:
+    # An entry id is HMA's bank_content_id: clients cache it. SQLite used to give the highest id out
+    # again once its row was gone (a deleted bank); AUTOINCREMENT (migration 0010) keeps ids growing.
+    import os
+
+    from sqlalchemy import delete
+
+    from posbon.store.models import BankEntryRow, BankRow
+
+    store = Store.open(os.environ.get("POSBON_DATABASE_URL") or f"sqlite:///{tmp_path / 'p.db'}")
+    store.create_bank("first")
+    store.add_entries("first", [Entry(SignalType.MD5, "b" * 32)])
+    (old,) = [e.entry_id for e in store.bank_entries()]
+    with store.session() as s:  # what the HMA route that deletes a bank does
+        s.execute(delete(BankEntryRow))
+        s.execute(delete(BankRow).where(BankRow.name == "first"))
+        s.commit()
+    store.create_bank("second")
+    store.add_entries("second", [Entry(SignalType.MD5, "c" * 32)])
+    (new,) = [e.entry_id for e in store.bank_entries()]
+    assert new > old

@@ -43,7 +43,11 @@ class BankRow(Base):
 
 class BankEntryRow(Base):
     __tablename__ = "bank_entries"
-    __table_args__ = (UniqueConstraint("bank_id", "value_digest", name="uq_entry_signal"),)
+    __table_args__ = (
+        UniqueConstraint("bank_id", "value_digest", name="uq_entry_signal"),
+        # ids are HMA's bank_content_id: never handed out again after a delete (migration 0010)
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
