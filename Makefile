@@ -36,7 +36,7 @@ PG_TESTS := tests/test_postgres.py tests/test_store.py tests/test_scan_cli.py te
 	tests/test_hma_api.py tests/test_transparency.py tests/test_scan_bank_thresholds.py \
 	tests/test_exchanges_http.py tests/test_match_cli.py tests/test_policy.py tests/test_worker_outage.py \
 	tests/test_bank_bulk.py tests/test_worker.py tests/test_live_index.py tests/test_match_fastpath.py \
-	tests/test_review_queue_routes.py tests/test_rules_backtest_dask.py
+	tests/test_review_queue_routes.py tests/test_rules_backtest_dask.py tests/test_hma_hardening.py tests/test_platform_input_hardening.py
 
 test-pg: $(STAMP)
 	POSBON_TEST_PG=1 $(BIN)/pytest -q $(PG_TESTS)

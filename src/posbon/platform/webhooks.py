@@ -265,15 +265,31 @@ def _reversal_events(session: Session, event: DecisionReversed) -> list[WebhookE
 # ---- endpoints --------------------------------------------------------------------------------------------
 
 
+def endpoint_label(url: str | None) -> str:
+    """An endpoint URL as audit records and logs show it: scheme, host(:port) and path, never a user:password
+    or a query string (either may carry a token). The web page's own function, so both always agree; the
+    stored URL stays whole, it is needed to deliver."""
+    from posbon.web.views import _endpoint_label
+
+    try:
+        return _endpoint_label(url)
+    except ValueError:  # an unparsable port or host: nothing of it is shown
+        return "(unparsable URL)"
+
+
 def add_endpoint(store: Store, url: str, secret_env: str, *, actor: str = "cli") -> WebhookEndpointRow:
     """Register an endpoint; its secret is read from the environment variable `secret_env` at send time."""
     from posbon.review import audit
     from posbon.review.session import write_session
 
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookError(f"webhook URL must be http(s)://host/path, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not port_ok or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError(f"webhook URL must be http(s)://host/path, got {endpoint_label(url)!r}")
     secret_env = secret_env.strip()
     if not secret_env or not secret_env.replace("_", "").isalnum() or len(secret_env) > 100:
         raise WebhookError(f"--secret-env must name an environment variable, got {secret_env!r}")
@@ -286,7 +302,7 @@ def add_endpoint(store: Store, url: str, secret_env: str, *, actor: str = "cli")
             actor=actor,
             action="webhook.endpoint_add",
             subject=f"webhook:{row.id}",
-            details={"url": url, "secret_env": secret_env},
+            details={"url": endpoint_label(url), "secret_env": secret_env},
         )
     return row
 
@@ -403,8 +419,8 @@ def _send(client: httpx.Client, job: _Job, clock: Callable[[], float]) -> tuple[
     body, headers = signed_request(secret, job.event, int(clock()))  # a fresh sent_at on every attempt
     try:
         response = client.post(job.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {str(exc)[:300]}"
+    except httpx.HTTPError as exc:  # its message may quote the URL: the label replaces it
+        return None, f"{type(exc).__name__}: {str(exc).replace(job.url, endpoint_label(job.url))[:300]}"
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code}"
@@ -462,7 +478,7 @@ def deliver_pending(
                     )
                 )
             if error is not None:
-                log.warning("webhook delivery %s to %s: %s", job.delivery_id, job.url, error)
+                log.warning("webhook delivery %s to %s: %s", job.delivery_id, endpoint_label(job.url), error)
     finally:
         if own:
             http.close()

@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from posbon.domain import BankEntry, Problem, SignalType
@@ -55,6 +55,8 @@ BANK_KINDS = ("block", "allow")
 
 # add_entries takes the bulk path (_add_entries_bulk) from this many entries on; fewer go through the ORM
 _BULK_MIN = 1_000
+# attempts of an ORM-path add that lost a race with another writer adding the same entry
+_ADD_ATTEMPTS = 3
 # entries staged per executemany (SQLite) or COPY (PostgreSQL) round
 _BULK_STAGE_ROWS = 50_000
 # A bulk add logs one "add" change row per added or restored entry up to this many; above it, one
@@ -303,7 +305,21 @@ class Store:
         head = list(islice(entries, _BULK_MIN))
         if len(head) >= _BULK_MIN and self.engine.dialect.name in ("sqlite", "postgresql"):
             return self._add_entries_bulk(bank, bank_id, chain(head, entries), source)
-        entries = chain(head, entries)
+        pending = list(chain(head, entries))
+        for attempt in range(1, _ADD_ATTEMPTS + 1):
+            try:
+                return self._add_entries_orm(bank_id, pending, source)
+            except IntegrityError as exc:
+                # Another writer (a second server process, a concurrent request) added one of these
+                # entries between this add's SELECT and its INSERT. Everything of this attempt was rolled
+                # back, change-log rows included; the next attempt finds that entry and counts it as present.
+                if attempt == _ADD_ATTEMPTS or not _is_entry_conflict(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _add_entries_orm(self, bank_id: int, entries: list[EntrySpec], source: str) -> tuple[int, int]:
+        """add_entries for small inputs, one ORM object per new entry (its change-log rows come from the
+        session events). Raises IntegrityError if a concurrent writer added one of the entries first."""
         added = existing = 0
         with self.session() as s:
             seen: set[str] = set()
@@ -776,6 +792,13 @@ def _without_nul(value: Any) -> Any:
     if isinstance(value, dict):
         return {_without_nul(k): _without_nul(v) for k, v in value.items()}
     return value
+
+
+def _is_entry_conflict(exc: IntegrityError) -> bool:
+    """Whether exc is a violation of bank_entries' unique (bank_id, value_digest), uq_entry_signal:
+    PostgreSQL names the constraint, SQLite its columns."""
+    message = str(exc.orig)
+    return "uq_entry_signal" in message or "bank_entries.value_digest" in message
 
 
 def _stage_entries(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -239,9 +239,21 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # The errors echo the input (values, keys). JSON may carry lone surrogates, which UTF-8 cannot
+        # encode: the answer would fail (a 500), so every string in it is made encodable ("?" for those).
+        def encodable(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.encode("utf-8", "replace").decode("utf-8")
+            if isinstance(value, dict):
+                return {encodable(k): encodable(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [encodable(v) for v in value]
+            return value
+
+        errors: list[dict[str, Any]] = encodable(jsonable_encoder(exc.errors()))
         if wants_json(request):
-            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors())
+            return JSONResponse({"detail": errors}, status_code=422)
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in errors)
         return _error(request, 422, "Invalid input", f"check these fields: {fields}")
 
 

@@ -16,6 +16,7 @@ import json
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,11 @@ CONTENT_TYPES = {"photo": MediaKind.IMAGE, "video": MediaKind.VIDEO}
 ENABLED_TS = 1  # HMA's BankContentConfig.ENABLED; 0 (DISABLED) or a future time means disabled
 DISABLED_TS = 0
 NOTE_MAX = 255
+BANK_NAME_MAX = 200  # BankRow.name is a String(200)
+# Bank content ids are bank_entries.id, an INTEGER column: 32 bits on PostgreSQL, 64 on SQLite. A larger id
+# (or a negative one) names no content: 404, not the driver's overflow error.
+MAX_CONTENT_ID = {"postgresql": 2**31 - 1}
+MAX_CONTENT_ID_DEFAULT = 2**63 - 1
 NO_FETCH = (
     "posbon does not fetch URLs (a server that fetches what callers name is an SSRF risk): "
     "upload the file as multipart/form-data instead"
@@ -359,7 +365,35 @@ class _Bank:
         }
 
 
+def _check_nul(value: str, what: str) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it (400) before it reaches the store."""
+    if "\x00" in value:
+        raise HMAError(400, f"{what} must not contain NUL characters (\\u0000)")
+
+
+def _no_nul_inside(value: Any, what: str) -> None:
+    """_check_nul for every string (keys too) in a JSON value."""
+    if isinstance(value, str):
+        _check_nul(value, what)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul_inside(item, what)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul_inside(key, what)
+            _no_nul_inside(item, what)
+
+
+def _new_bank_name(name: str) -> None:
+    """A new bank's name: printable (no control characters, NUL included), at most BANK_NAME_MAX long."""
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise HMAError(400, "bank name must not contain control characters")
+    if len(name.strip()) > BANK_NAME_MAX:
+        raise HMAError(400, f"bank name must be at most {BANK_NAME_MAX} characters")
+
+
 def _bank(store: Store, name: str) -> _Bank | None:
+    _check_nul(name, "bank name")
     with store.session() as s:
         row = s.scalar(select(BankRow).where(BankRow.name == name))
         if row is None:
@@ -414,7 +448,9 @@ async def bank_create(request: Request, principal: Curator) -> dict[str, Any]:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise HMAError(400, "name is required")
+    _new_bank_name(name)
     _check_ratio(body)
+    _no_nul_inside(body.get("description"), "description")
     store = _store(request)
     try:
         created = store.create_bank(
@@ -451,6 +487,7 @@ async def bank_update(request: Request, name: str, principal: Curator) -> dict[s
     if new_name is not None and new_name != name:
         raise HMAError(400, "posbon does not rename banks: evidence and decisions name the bank they matched")
     _check_ratio(body)
+    _no_nul_inside(body.get("description"), "description")
     changes: dict[str, Any] = {k: body[k] for k in _SETTINGS_FIELDS if k in body}
     try:
         store.update_bank(name, **changes)
@@ -465,6 +502,7 @@ async def bank_update(request: Request, name: str, principal: Curator) -> dict[s
 @router.delete("/c/bank/{name}")
 def bank_delete(request: Request, name: str, principal: Curator) -> dict[str, str]:
     """Deletes the bank and its entries (as HMA does); the audit log keeps that it happened."""
+    _check_nul(name, "bank name")
     store = _store(request)
     with write_session(store) as s:
         bank_id = s.scalar(select(BankRow.id).where(BankRow.name == name))
@@ -491,7 +529,22 @@ def _note(value: Any) -> str | None:
         raise HMAError(400, "note should be a string")
     if len(value) > NOTE_MAX:
         raise HMAError(400, f"note must be at most {NOTE_MAX} characters")
+    _check_nul(value, "note")
     return value
+
+
+def _content_label(metadata: dict[str, Any] | None) -> str | None:
+    """metadata's content_id, the entries' label: a string (HMA's BankedContentMetadata.content_id: str);
+    an integer is taken as its decimal string. Anything else is refused (400)."""
+    if not metadata:
+        return None
+    _no_nul_inside(metadata, "metadata")
+    content_id = metadata.get("content_id")
+    if content_id is None or isinstance(content_id, str):
+        return content_id
+    if isinstance(content_id, int) and not isinstance(content_id, bool):
+        return str(content_id)
+    raise HMAError(400, "metadata content_id should be a string")
 
 
 def _add_signals(
@@ -506,6 +559,7 @@ def _add_signals(
     if not signals:
         raise HMAError(400, "No signals given")
     store = _store(request)
+    label = _content_label(metadata)
     entries: list[NewEntry] = []
     for name, raw in signals.items():
         kind = HMA_SIGNAL_TYPES.get(name)
@@ -513,6 +567,7 @@ def _add_signals(
             raise HMAError(400, f"No such signal type {name}")
         if not isinstance(raw, str):
             raise HMAError(400, f"Invalid {name} signal: not a string")
+        _check_nul(raw, f"{name} signal")
         try:
             value, original = validate_signal(kind, raw)
         except InvalidEntry as exc:
@@ -522,7 +577,6 @@ def _add_signals(
             extra["metadata"] = metadata
         if note:
             extra["note"] = note
-        label = metadata.get("content_id") if metadata else None
         entries.append(
             NewEntry(kind, value, label=label, metadata=extra, original_text=original, origin="api")
         )
@@ -578,9 +632,17 @@ async def bank_add_signals(request: Request, name: str, principal: Curator) -> d
     return _add_signals(request, bank, body, None, note, principal)
 
 
+def _content_id_fits(store: Store, content_id: int) -> bool:
+    """Whether content_id fits the store's id column (a larger one names no content)."""
+    highest = MAX_CONTENT_ID.get(store.engine.dialect.name, MAX_CONTENT_ID_DEFAULT)
+    return 0 <= content_id <= highest
+
+
 def _content(request: Request, bank_name: str, content_id: int) -> tuple[_Bank, Any]:
     store = _store(request)
     bank = _need_bank(store, bank_name)
+    if not _content_id_fits(store, content_id):
+        raise HMAError(404, f"content '{content_id}' not found")
     found = store.entries(entry_ids=[content_id], include_deleted=False)
     if not found or found[0].bank != bank.name:
         raise HMAError(404, f"content '{content_id}' not found")
@@ -629,7 +691,7 @@ async def bank_update_content(request: Request, name: str, index: int, principal
     if "disable_until_ts" in body:
         try:
             ts = int(body["disable_until_ts"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: inf (JSON 1e400, Infinity)
             raise HMAError(400, "disable_until_ts must be a non-negative integer") from None
         if ts < 0:
             raise HMAError(400, "disable_until_ts must be a non-negative integer")
@@ -651,6 +713,8 @@ def bank_delete_content(request: Request, name: str, index: int, principal: Cura
     store = _store(request)
     bank = _need_bank(store, name)
     deleted = 0
+    if not _content_id_fits(store, index):
+        return {"deleted": 0}
     with write_session(store) as s:
         row = s.get(BankEntryRow, index)
         if row is not None and row.bank_id == bank.id and row.deleted_at is None:

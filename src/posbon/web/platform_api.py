@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from posbon.platform import authorities, notices, webhooks
 from posbon.platform.partners import ACTOR_PREFIX, TOKEN_PREFIX, verify_partner_key
 from posbon.review.session import ReviewError, aware
 from posbon.store.platform_models import PartnerRow, WebhookDeliveryRow
+from posbon.web.api import RowId
 from posbon.web.app import WebState
 from posbon.web.auth import Admin, Principal, Reviewer, Viewer
 
@@ -57,18 +58,34 @@ def partner_of(request: Request) -> PartnerRow | None:
 PartnerKey = Annotated[PartnerRow | None, Depends(partner_of)]
 
 
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+# Every string of a request body: neither PostgreSQL text nor UTF-8 can hold NUL or a lone surrogate, so
+# they are refused here (a 422 naming the field), not by the database (a 500). pydantic's own str check for
+# surrogates is skipped once a validator and a length limit are on an optional field, hence the explicit one.
+Text = Annotated[str, AfterValidator(_storable)]
+
+
 class NoticeBody(BaseModel):
-    item_id: str | None = Field(None, max_length=32, description="the item, if posbon holds it")
-    url: str | None = Field(None, max_length=2000, description="the exact URL of the content")
-    explanation: str = Field(max_length=5000, description="why the notifier considers the content illegal")
-    notifier_name: str | None = Field(None, max_length=200)
-    notifier_email: str | None = Field(None, max_length=320)
+    item_id: Text | None = Field(None, max_length=32, description="the item, if posbon holds it")
+    url: Text | None = Field(None, max_length=2000, description="the exact URL of the content")
+    explanation: Text = Field(max_length=5000, description="why the notifier considers the content illegal")
+    notifier_name: Text | None = Field(None, max_length=200)
+    notifier_email: Text | None = Field(None, max_length=320)
     csam_exemption: bool = Field(
         False,
         description="the notice concerns offences of Arts. 3-7 of Directive 2011/93/EU: no contact needed",
     )
-    good_faith: bool = Field(description="the notifier's good-faith statement; must be true")
-    category: str | None = Field(None, max_length=60)
+    good_faith: StrictBool = Field(description="the notifier's good-faith statement; must be JSON true")
+    category: Text | None = Field(None, max_length=60)
 
 
 class NoticeReceipt(BaseModel):
@@ -90,13 +107,13 @@ class AuthorityRequestIn(BaseModel):
         extra="forbid"
     )  # the issuer comes from the key: an `authority` field is refused
 
-    kind: str = Field(pattern="^(removal_order|referral)$")
-    reference: str = Field(min_length=1, max_length=300)
-    item_id: str | None = Field(None, max_length=32)
-    url: str | None = Field(None, max_length=2000)
+    kind: Text = Field(pattern="^(removal_order|referral)$")
+    reference: Text = Field(min_length=1, max_length=300)
+    item_id: Text | None = Field(None, max_length=32)
+    url: Text | None = Field(None, max_length=2000)
     received_at: datetime | None = Field(None, description="when the order was received; default now")
     imminent_threat: bool = Field(False, description="the content involves an imminent threat to life")
-    threat_note: str = Field("", max_length=2000)
+    threat_note: Text = Field("", max_length=2000)
 
 
 class IntakeOut(BaseModel):
@@ -110,7 +127,7 @@ class IntakeOut(BaseModel):
 
 
 class ThreatIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000)
+    note: Text = Field(min_length=1, max_length=2000)
 
 
 class ThreatOut(BaseModel):
@@ -185,7 +202,9 @@ def post_notice(request: Request, partner: PartnerKey, principal: Viewer, body: 
     responses={**ERRORS, 404: {"description": "No such notice (or not yours)"}},
     dependencies=[Depends(partner_of)],
 )
-def get_notice(request: Request, _partner: PartnerKey, principal: Viewer, notice_id: int) -> NoticeStatusOut:
+def get_notice(
+    request: Request, _partner: PartnerKey, principal: Viewer, notice_id: RowId
+) -> NoticeStatusOut:
     """A notice's status and outcome, for whoever sent it (or a reviewer). Never the notifier's contact."""
     row = notices.get_notice(_web(request).store, notice_id)
     if row is None or (row.submitted_by != principal.name and not principal.can("reviewer")):
@@ -246,7 +265,7 @@ def post_authority_request(
     status_code=201,
     responses={**ERRORS, 404: {"description": "No such decision"}},
 )
-def post_threat(request: Request, principal: Reviewer, decision_id: int, body: ThreatIn) -> ThreatOut:
+def post_threat(request: Request, principal: Reviewer, decision_id: RowId, body: ThreatIn) -> ThreatOut:
     """Flag a decided item as involving an imminent threat to life: prepares the Art. 14(5) notification."""
     try:
         row = authorities.flag_decision_threat(
@@ -280,7 +299,7 @@ def get_deliveries(
     response_model=DeliveryOut,
     responses={**ERRORS, 404: {"description": "No such delivery"}, 409: {"description": "Already delivered"}},
 )
-def post_retry(request: Request, principal: Admin, delivery_id: int) -> DeliveryOut:
+def post_retry(request: Request, principal: Admin, delivery_id: RowId) -> DeliveryOut:
     """Schedule a failed delivery for a new round of attempts (the next `posbon webhook deliver`)."""
     store = _web(request).store
     if webhooks.get_delivery(store, delivery_id) is None:
