@@ -266,15 +266,17 @@ def _reversal_events(session: Session, event: DecisionReversed) -> list[WebhookE
 
 
 def endpoint_label(url: str | None) -> str:
-    """An endpoint URL as audit records and logs show it: scheme, host(:port) and path, never a user:password
-    or a query string (either may carry a token). The web page's own function, so both always agree; the
-    stored URL stays whole, it is needed to deliver."""
-    from posbon.web.views import _endpoint_label
-
+    """An endpoint URL as pages, audit records and logs show it: scheme, host(:port) and path, never a
+    user:password or a query string (either may carry a token). The stored URL stays whole, it is needed
+    to deliver."""
+    if not url:
+        return "(removed endpoint)"
     try:
-        return _endpoint_label(url)
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:  # an unparsable port or host: nothing of it is shown
         return "(unparsable URL)"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def add_endpoint(store: Store, url: str, secret_env: str, *, actor: str = "cli") -> WebhookEndpointRow:

@@ -48,6 +48,7 @@ from posbon.web.auth import (
     Require,
     principal_of,
 )
+from posbon.web.services import MAX_ROW_ID
 
 PREFIX = "/api/hma"
 CONTENT_TYPES = {"photo": MediaKind.IMAGE, "video": MediaKind.VIDEO}
@@ -55,10 +56,6 @@ ENABLED_TS = 1  # HMA's BankContentConfig.ENABLED; 0 (DISABLED) or a future time
 DISABLED_TS = 0
 NOTE_MAX = 255
 BANK_NAME_MAX = 200  # BankRow.name is a String(200)
-# Bank content ids are bank_entries.id, an INTEGER column: 32 bits on PostgreSQL, 64 on SQLite. A larger id
-# (or a negative one) names no content: 404, not the driver's overflow error.
-MAX_CONTENT_ID = {"postgresql": 2**31 - 1}
-MAX_CONTENT_ID_DEFAULT = 2**63 - 1
 NO_FETCH = (
     "posbon does not fetch URLs (a server that fetches what callers name is an SSRF risk): "
     "upload the file as multipart/form-data instead"
@@ -632,16 +629,16 @@ async def bank_add_signals(request: Request, name: str, principal: Curator) -> d
     return _add_signals(request, bank, body, None, note, principal)
 
 
-def _content_id_fits(store: Store, content_id: int) -> bool:
-    """Whether content_id fits the store's id column (a larger one names no content)."""
-    highest = MAX_CONTENT_ID.get(store.engine.dialect.name, MAX_CONTENT_ID_DEFAULT)
-    return 0 <= content_id <= highest
+def _content_id_fits(content_id: int) -> bool:
+    """Whether content_id fits the id column (a larger or negative one names no content: 404, not the
+    driver's out-of-range error)."""
+    return 0 <= content_id <= MAX_ROW_ID
 
 
 def _content(request: Request, bank_name: str, content_id: int) -> tuple[_Bank, Any]:
     store = _store(request)
     bank = _need_bank(store, bank_name)
-    if not _content_id_fits(store, content_id):
+    if not _content_id_fits(content_id):
         raise HMAError(404, f"content '{content_id}' not found")
     found = store.entries(entry_ids=[content_id], include_deleted=False)
     if not found or found[0].bank != bank.name:
@@ -713,7 +710,7 @@ def bank_delete_content(request: Request, name: str, index: int, principal: Cura
     store = _store(request)
     bank = _need_bank(store, name)
     deleted = 0
-    if not _content_id_fits(store, index):
+    if not _content_id_fits(index):
         return {"deleted": 0}
     with write_session(store) as s:
         row = s.get(BankEntryRow, index)

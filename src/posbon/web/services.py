@@ -24,8 +24,9 @@ from posbon.store.review_models import (
     RemovalOrderRow,
 )
 
-# Row ids are 64-bit integers in SQLite and Postgres: a larger id in a URL gets 422, not a driver crash.
-MAX_ROW_ID = 2**63 - 1
+# Row ids are INTEGER columns: 32-bit on PostgreSQL (64 on SQLite). A larger id in a URL gets 422 (or, on
+# the HMA routes, 404), not the driver's out-of-range error.
+MAX_ROW_ID = 2**31 - 1
 
 __all__ = ["Account", "OrderView", "QueueView", "ReviewError", "Services"]
 

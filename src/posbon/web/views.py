@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from posbon.platform.webhooks import endpoint_label
 
 
 @dataclass(frozen=True)
@@ -242,23 +243,13 @@ class DeliveryView:
     last_error: str
 
 
-def _endpoint_label(url: str | None) -> str:
-    """Scheme, host and path of an endpoint: a user:password or a query string may carry a token."""
-    if not url:
-        return "(removed endpoint)"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 def delivery_views(deliveries: list[Any], endpoints: list[Any]) -> list[DeliveryView]:
     urls = {e.id: e.url for e in endpoints}
     return [
         DeliveryView(
             id=d.id,
             event_id=d.event_id,
-            endpoint=_endpoint_label(urls.get(d.endpoint_id)),
+            endpoint=endpoint_label(urls.get(d.endpoint_id)),
             status=str(d.status),
             attempts=int(d.attempts or 0),
             next_attempt_at=d.next_attempt_at.isoformat(timespec="seconds") if d.next_attempt_at else "",
