@@ -55,9 +55,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from posbon.cli_common import EXIT_STORE, EXIT_USAGE, err, out, state
-        from posbon.logs import uvicorn_log_config
         from posbon.store import StoreError
         from posbon.web import create_app
+        from posbon.web.serving import uvicorn_options
 
         if workers > 1 and not api_only:
             err.print(
@@ -74,17 +74,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_STORE) from exc
         what = "posbon API" if api_only else "posbon review"
         out.print(f"{what} on http://{host}:{port}/ (data in {settings.data_dir}); Ctrl-C stops it")
-        # proxy_headers: behind a local reverse proxy, X-Forwarded-Proto=https marks cookies Secure
         if workers == 1:
-            uvicorn.run(
-                web_app,
-                host=host,
-                port=port,
-                proxy_headers=True,
-                log_level="info",
-                access_log=access_log,
-                log_config=uvicorn_log_config(),
-            )
+            uvicorn.run(web_app, host=host, port=port, **uvicorn_options(access_log))
             return
         # Each worker process builds its app from the environment: pass on the data dir the options chose.
         os.environ["POSBON_DATA_DIR"] = str(settings.data_dir)
@@ -109,8 +100,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from posbon.cli_common import EXIT_USAGE, err
-        from posbon.logs import uvicorn_log_config
-        from posbon.web.serving import ServeError, reuse_port_supported, serve_workers
+        from posbon.web.serving import ServeError, reuse_port_supported, serve_workers, uvicorn_options
 
         if reuse_port_supported():  # a socket per process: the kernel spreads the connections
             try:
@@ -125,8 +115,5 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             host=host,
             port=port,
-            proxy_headers=True,
-            log_level="info",
-            access_log=access_log,
-            log_config=uvicorn_log_config(),
+            **uvicorn_options(access_log),
         )

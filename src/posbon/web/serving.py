@@ -20,6 +20,7 @@ import socket
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger("posbon.serve")
 
@@ -44,6 +45,20 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def uvicorn_options(access_log: bool) -> dict[str, Any]:
+    """The uvicorn settings of every way `posbon serve` runs (one process, a worker, uvicorn's own
+    workers): proxy headers (behind a local reverse proxy, X-Forwarded-Proto=https marks cookies Secure),
+    posbon's log format, access lines only on request."""
+    from posbon.logs import uvicorn_log_config
+
+    return {
+        "proxy_headers": True,
+        "log_level": "info",
+        "access_log": access_log,
+        "log_config": uvicorn_log_config(),
+    }
+
+
 def _probe(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -56,17 +71,10 @@ def _worker(host: str, port: int, access_log: bool) -> None:
     """One worker process: its own socket on the shared port, uvicorn on the API-only app."""
     import uvicorn
 
-    from posbon.logs import configure_logging, uvicorn_log_config
+    from posbon.logs import configure_logging
 
     configure_logging()  # a spawned process: posbon's own loggers, JSON with POSBON_LOG_FORMAT=json
-    config = uvicorn.Config(
-        APP,
-        factory=True,
-        proxy_headers=True,
-        log_level="info",
-        access_log=access_log,
-        log_config=uvicorn_log_config(),
-    )
+    config = uvicorn.Config(APP, factory=True, **uvicorn_options(access_log))
     # Build the app (and its match index, ~20 s per million hashes) before listening: a socket that
     # listens earlier is given its share of new connections by the kernel and leaves them waiting.
     config.load()
